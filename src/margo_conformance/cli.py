@@ -24,6 +24,7 @@ app = typer.Typer(
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("httpsig", "margo_conformance.httpsig.cli"),
     ("requirements", "margo_conformance.requirements_cli"),
+    ("defects", "margo_conformance.defects"),
 ]
 
 
