@@ -25,6 +25,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("httpsig", "margo_conformance.httpsig.cli"),
     ("requirements", "margo_conformance.requirements_cli"),
     ("defects", "margo_conformance.defects"),
+    ("run", "margo_conformance.run_cli"),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Reports: summary.json / summary.md, Allure helpers, console summary, offline HTML."""

@@ -1,0 +1,47 @@
+"""Allure's environment.properties (who was certified, how) and categories.json (failures by kind)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import SPEC_BASELINE, __version__
+
+#: Failure kinds, first match wins; messages start with "[REQ-IDS] what: expected ..., observed ...".
+CATEGORIES: list[dict[str, Any]] = [
+    {"name": "SUT unreachable", "matchedStatuses": ["broken"], "messageRegex": r"(?s).*(SutUnreachable|SutTimeout).*"},
+    {"name": "TLS", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\b(TLS-\d+|GEN-02)\b.*"},
+    {"name": "Certificate", "matchedStatuses": ["failed"],
+     "messageRegex": r"(?s)^\[[^\]]*\b(CERT-\d+|ONB-0[58])\b.*"},
+    {"name": "Digest", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\bDIG-\d+\b.*"},
+    {"name": "Signature", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\b(SIG-\d+|ONB-06|ONB-14)\b.*"},
+    {"name": "Schema", "matchedStatuses": ["failed"],
+     "messageRegex": r"(?s)^\[[^\]]*\b(CAP-(0[89]|1[0-7]|20)|ONB-0[234])\b.*"},
+    {"name": "Status code", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\bstatus\b.*"},
+    {"name": "Other requirement failures", "matchedStatuses": ["failed"]},
+    {"name": "Harness could not judge", "matchedStatuses": ["broken"]},
+]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", " ").replace("=", "\\=").replace(":", "\\:")
+
+
+def write_environment(allure_dir: Path, summary: dict[str, Any]) -> Path:
+    facts = {
+        "harness.version": __version__,
+        "spec.baseline": SPEC_BASELINE,
+        "profile": summary["profile"]["id"],
+        **summary["sut"]["facts"],
+    }
+    lines = [f"{_escape(k)}={_escape(str(v))}" for k, v in sorted(facts.items())]
+    path = allure_dir / "environment.properties"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_categories(allure_dir: Path) -> Path:
+    path = allure_dir / "categories.json"
+    path.write_text(json.dumps(CATEGORIES, indent=2) + "\n")
+    return path

@@ -1,0 +1,29 @@
+"""The ``run`` command: options in, exit code out (the work is in ``runner``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .runner import RunOptions, run
+
+
+def app(
+    role: str = typer.Option(..., "--role", help="wfm: certify a WFM (the harness plays the device); "
+                             "device: certify a device client (the harness plays the WFM)"),
+    sut: str = typer.Option("builtin", "--sut", help="'builtin' (the reference implementation) or a SUT TOML file"),
+    profile: Optional[str] = typer.Option(None, "--profile", help="spec profile (default httpsig-2026h1)"),
+    defect: list[str] = typer.Option([], "--defect", help="with --sut builtin: run the reference with this defect"),
+    keyword: Optional[str] = typer.Option(None, "-k", help="select scenarios by name (pytest -k expression)"),
+    tags: Optional[str] = typer.Option(None, "--tags", help="select scenarios by tag (pytest -m expression, "
+                                       "e.g. 'req_SIG_11 or level_MUST')"),
+    output: Optional[Path] = typer.Option(None, "--output", help="output directory (default reports/<time>-<role>/)"),
+    strict: bool = typer.Option(False, "--strict", help="SHOULD failures fail the run"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="one line per scenario"),
+) -> None:
+    """Certify a SUT: run the role's Gherkin suite, write summary.json, junit.xml and allure-results/."""
+    code = run(RunOptions(role=role, sut=sut, profile=profile, defects=list(defect), keyword=keyword,
+                          tags=tags, output=output, strict=strict, verbose=verbose))
+    raise typer.Exit(code)

@@ -1,0 +1,328 @@
+"""SUT configuration: the TOML file that tells the harness what it certifies and how to reach it.
+
+Validation is strict and every error names the key and the problem (``ConfigError``, exit code 2):
+an unknown key, a wrong type, a missing required key, an unreadable file. ``builtin`` configurations
+for the reference implementations are built in code, not read from a file.
+
+Example (role wfm)::
+
+    [sut]
+    role = "wfm"
+    name = "Acme WFM 2.3"
+    profile = "httpsig-2026h1"
+
+    [wfm]
+    base_url = "https://127.0.0.1:8443"     # may carry a path prefix before /api/v1
+    ca = "download"                         # or a path to the WFM root CA (PEM or DER)
+    server_name = "localhost"               # optional: TLS host name to verify when base_url uses an IP
+    request_timeout_s = 10
+
+    [wfm.operator]                          # optional; placeholders are substituted
+    approve = "acme-cli approve {client_id}"
+    reject = "acme-cli reject {fingerprint}"
+    revoke = "acme-cli revoke {client_id}"
+
+Example (role device)::
+
+    [sut]
+    role = "device"
+    name = "Acme Edge Agent 1.4"
+
+    [device]
+    mode = "launch"                         # or "manual"
+    launch = "acme-agent --wfm-url {wfm_url} --ca-file {ca_file} --state-dir {state_dir}"
+    timeout_s = 30
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import DEFAULT_PROFILE
+from .errors import ConfigError
+
+KNOWN_PROFILES = ("httpsig-2026h1",)
+ROLES = ("wfm", "device")
+
+#: Placeholders an operator hook may use, and those a device launch command may use.
+OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_file"})
+LAUNCH_PLACEHOLDERS = frozenset(
+    {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port"}
+)
+
+
+@dataclass(frozen=True)
+class OperatorHooks:
+    """Shell commands that make the WFM's operator decide (CERT-12, ONB-09, ONB-10, SIG-13)."""
+
+    approve: str | None = None
+    reject: str | None = None
+    revoke: str | None = None
+    #: Make the WFM trust a client-certificate issuer (allow-list trust policy).
+    trust_issuer: str | None = None
+    timeout_s: float = 30.0
+
+    def has(self, action: str) -> bool:
+        return getattr(self, action, None) is not None
+
+
+@dataclass(frozen=True)
+class WfmTarget:
+    base_url: str
+    #: "download" (Certificate API, then TLS-06 checks the live chain against it) or a CA file path.
+    ca: str = "download"
+    server_name: str | None = None
+    request_timeout_s: float = 10.0
+    operator: OperatorHooks = field(default_factory=OperatorHooks)
+
+    @property
+    def ca_file(self) -> Path | None:
+        return None if self.ca == "download" else Path(self.ca)
+
+
+@dataclass(frozen=True)
+class DeviceTarget:
+    mode: str = "launch"  # "launch" | "manual"
+    launch: str | None = None
+    timeout_s: float = 30.0
+    #: Extra environment for the launched process.
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SutConfig:
+    role: str
+    name: str
+    profile: str = DEFAULT_PROFILE
+    wfm: WfmTarget | None = None
+    device: DeviceTarget | None = None
+    #: True for the built-in reference implementation (``--sut builtin``).
+    builtin: bool = False
+    #: Defects the built-in reference runs with (``--defect``); empty for a vendor SUT.
+    defects: tuple[str, ...] = ()
+    source: str = "builtin"
+
+    def describe(self) -> dict[str, str]:
+        """Facts for reports (environment.properties); no secrets."""
+        facts = {"sut.name": self.name, "sut.role": self.role, "sut.profile": self.profile, "sut.source": self.source}
+        if self.wfm is not None:
+            facts["wfm.base_url"] = self.wfm.base_url
+            facts["wfm.ca"] = self.wfm.ca
+        if self.device is not None:
+            facts["device.mode"] = self.device.mode
+            if self.device.launch:
+                facts["device.launch"] = redact_command(self.device.launch)
+        if self.defects:
+            facts["sut.defects"] = ",".join(self.defects)
+        return facts
+
+
+_SECRET_HINTS = ("token", "password", "secret", "apikey", "api-key", "key=")
+
+
+def redact_command(command: str) -> str:
+    """A launch or hook command with anything that looks like a secret value removed."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return "[unparseable command]"
+    shown: list[str] = []
+    hide_next = False
+    for word in words:
+        lowered = word.lower()
+        if hide_next:
+            shown.append("***")
+            hide_next = False
+        elif "=" in word and any(h in lowered.split("=", 1)[0] for h in _SECRET_HINTS[:5]):
+            shown.append(word.split("=", 1)[0] + "=***")
+        elif lowered.startswith("--") and any(h in lowered for h in _SECRET_HINTS[:5]):
+            shown.append(word)
+            hide_next = True
+        else:
+            shown.append(word)
+    return shlex.join(shown)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used so unknown ones can be named."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"[{path}] must be a table, not {type(data).__name__}")
+        self.data = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if required:
+                raise ConfigError(f"{self._key(key)}: required key is missing")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(f"{self._key(key)}: expected {_kind_name(kinds)}, got a boolean")
+        if not isinstance(value, kinds):
+            raise ConfigError(f"{self._key(key)}: expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def table(self, key: str) -> _Section | None:
+        self.seen.add(key)
+        if key not in self.data:
+            return None
+        return _Section(self.data[key], self._key(key))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(f"[{self.path}]: unknown key {', '.join(repr(k) for k in unknown)}")
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check_placeholders(key: str, template: str, allowed: frozenset[str]) -> None:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(f"{key}: malformed placeholder in {template!r} ({exc})") from None
+    unknown = sorted(f for f in fields if f not in allowed)
+    if unknown:
+        raise ConfigError(
+            f"{key}: unknown placeholder {', '.join('{' + u + '}' for u in unknown)}; "
+            f"allowed: {', '.join('{' + a + '}' for a in sorted(allowed))}"
+        )
+    try:
+        shlex.split(template)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: cannot be split into words ({exc})") from None
+
+
+def _positive(key: str, value: float) -> float:
+    if value <= 0:
+        raise ConfigError(f"{key}: must be greater than 0, got {value!r}")
+    return float(value)
+
+
+def _parse_wfm(section: _Section, base_dir: Path) -> WfmTarget:
+    base_url = section.get("base_url", str, required=True)
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(f"wfm.base_url: must be an https:// URL with a host, got {base_url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"wfm.base_url: must not carry a query or fragment, got {base_url!r}")
+    ca = section.get("ca", str, "download")
+    if ca != "download":
+        ca_path = (base_dir / ca).resolve()
+        if not ca_path.is_file():
+            raise ConfigError(f"wfm.ca: file not found: {ca_path}")
+        ca = str(ca_path)
+    server_name = section.get("server_name", str)
+    timeout = _positive("wfm.request_timeout_s", section.get("request_timeout_s", (int, float), 10))
+    hooks = OperatorHooks()
+    op = section.table("operator")
+    if op is not None:
+        values: dict[str, Any] = {}
+        for action in ("approve", "reject", "revoke", "trust_issuer"):
+            command = op.get(action, str)
+            if command is not None:
+                _check_placeholders(f"wfm.operator.{action}", command, OPERATOR_PLACEHOLDERS)
+                values[action] = command
+        values["timeout_s"] = _positive("wfm.operator.timeout_s", op.get("timeout_s", (int, float), 30))
+        op.finish()
+        hooks = OperatorHooks(**values)
+    section.finish()
+    return WfmTarget(base_url=base_url.rstrip("/"), ca=ca, server_name=server_name,
+                     request_timeout_s=timeout, operator=hooks)
+
+
+def _parse_device(section: _Section) -> DeviceTarget:
+    mode = section.get("mode", str, "launch")
+    if mode not in ("launch", "manual"):
+        raise ConfigError(f"device.mode: must be 'launch' or 'manual', got {mode!r}")
+    launch = section.get("launch", str)
+    if mode == "launch":
+        if not launch:
+            raise ConfigError("device.launch: required when device.mode = 'launch'")
+        _check_placeholders("device.launch", launch, LAUNCH_PLACEHOLDERS)
+    timeout = _positive("device.timeout_s", section.get("timeout_s", (int, float), 30))
+    env_section = section.table("env")
+    env: dict[str, str] = {}
+    if env_section is not None:
+        for key in list(env_section.data):
+            env[key] = env_section.get(key, str)
+        env_section.finish()
+    section.finish()
+    return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env)
+
+
+def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:
+    """Validate a parsed TOML document into a SutConfig (paths resolve relative to ``base_dir``)."""
+    root = _Section(data, "root")
+    sut = root.table("sut")
+    if sut is None:
+        raise ConfigError("[sut]: required table is missing")
+    role = sut.get("role", str, required=True)
+    if role not in ROLES:
+        raise ConfigError(f"sut.role: must be 'wfm' or 'device', got {role!r}")
+    name = sut.get("name", str, required=True)
+    if not name.strip():
+        raise ConfigError("sut.name: must not be empty")
+    profile = sut.get("profile", str, DEFAULT_PROFILE)
+    if profile not in KNOWN_PROFILES:
+        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}")
+    sut.finish()
+    wfm_section = root.table("wfm")
+    device_section = root.table("device")
+    root.finish()
+    if role == "wfm":
+        if wfm_section is None:
+            raise ConfigError("[wfm]: required table is missing for sut.role = 'wfm'")
+        if device_section is not None:
+            raise ConfigError("[device]: not allowed for sut.role = 'wfm'")
+        return SutConfig(role=role, name=name, profile=profile, wfm=_parse_wfm(wfm_section, base_dir), source=source)
+    if device_section is None:
+        raise ConfigError("[device]: required table is missing for sut.role = 'device'")
+    if wfm_section is not None:
+        raise ConfigError("[wfm]: not allowed for sut.role = 'device'")
+    return SutConfig(role=role, name=name, profile=profile, device=_parse_device(device_section), source=source)
+
+
+def load_sut(path: Path | str) -> SutConfig:
+    """Read and validate a SUT file; every problem is a ConfigError naming the key."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"SUT file {path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"SUT file {path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"SUT file {path}: not valid TOML ({exc})") from None
+    return parse_sut(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def builtin_sut(role: str, *, defects: tuple[str, ...] = (), profile: str = DEFAULT_PROFILE) -> SutConfig:
+    """The reference implementation of a role; its address is known only once it has started."""
+    if role not in ROLES:
+        raise ConfigError(f"--role: must be 'wfm' or 'device', got {role!r}")
+    label = "reference WFM" if role == "wfm" else "reference device"
+    name = f"margo-conformance {label}" + (f" (defects: {', '.join(defects)})" if defects else "")
+    return SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects, source="builtin")
