@@ -183,7 +183,7 @@ class _Section:
         self.seen.add(key)
         if key not in self.data:
             return None
-        return _Section(self.data[key], self._key(key))
+        return _Section(self.data[key], key if self.path == "root" else self._key(key))
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.seen)

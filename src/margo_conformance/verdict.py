@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, ParamSpec
 
+import pytest
+
 from .findings import Finding
 
 P = ParamSpec("P")
@@ -38,16 +40,19 @@ class Verdict:
     interpretations: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    #: Overrides the catalog level for this one check (e.g. a SHOULD-strength sub-check of a MUST row,
+    #: or an informational probe): "MUST", "SHOULD" or "MAY".
+    level: str | None = None
 
     @classmethod
     def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, **details: Any) -> Verdict:
         return cls(passed=bool(passed), what=what, expected=expected, observed=observed, details=details)
 
-    def bound_to(self, *requirement_ids: str, interpretations: Iterable[str] = ()) -> Verdict:
+    def bound_to(self, *requirement_ids: str, interpretations: Iterable[str] = (), level: str | None = None) -> Verdict:
         """The same verdict, stamped with the requirement (and interpretation) IDs of the caller."""
         reqs = tuple(dict.fromkeys(self.requirements + tuple(r for r in requirement_ids if r)))
         qs = tuple(dict.fromkeys(self.interpretations + tuple(interpretations)))
-        return replace(self, requirements=reqs, interpretations=qs)
+        return replace(self, requirements=reqs, interpretations=qs, level=level or self.level)
 
     def message(self) -> str:
         ids = " ".join(self.requirements) or "no requirement"
@@ -104,8 +109,14 @@ class RequirementFailed(AssertionError):
         super().__init__(verdict.message())
 
 
-class NotTested(Exception):
-    """The scenario cannot be judged here (e.g. no operator hook configured): reported NOT TESTED."""
+class NotTested(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """The scenario cannot be judged here (e.g. no operator hook configured): reported NOT TESTED.
+
+    It is pytest's own skip outcome, so JUnit, Allure and summary.json all count it the same way.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"NOT TESTED: {reason}", pytrace=False)
 
 
 @dataclass
@@ -138,6 +149,8 @@ class Judge:
         self.recorded: list[RecordedVerdict] = []
 
     def level(self, verdict: Verdict) -> str:
+        if verdict.level is not None:
+            return verdict.level
         levels = [self._level_of(r) for r in verdict.requirements] or ["MUST"]
         return min(levels, key=lambda lv: _LEVEL_ORDER.get(lv, 0))
 

@@ -44,7 +44,11 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             continue
         tagged = [s for s in scenarios if req.id in s["requirements"]]
         named = [(s, v) for s in scenarios for v in s["verdicts"] if req.id in v["requirements"]]
-        failed = [(s, v) for s, v in named if not v["passed"]]
+        failed_any = [(s, v) for s, v in named if not v["passed"]]
+        # A failed advisory sub-check (e.g. "prefer 400") does not fail a MUST requirement; it is noted.
+        failed = [(s, v) for s, v in failed_any
+                  if v["axis"] in ("must", "interpretation") or req.verdict_level != "MUST"]
+        notes = [(s, v) for s, v in failed_any if (s, v) not in failed]
         row: dict[str, Any] = {
             "id": req.id,
             "level": req.level,
@@ -66,6 +70,9 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             row["scenarios"] = list(dict.fromkeys(row["scenarios"] + [s["id"] for s, _ in failed]))
         elif any(v["passed"] for _, v in named) or any(s["outcome"] == "passed" for s in tagged):
             row["verdict"] = "PASS"
+            if notes:
+                s0, v0 = notes[0]
+                row["reason"] = f"advisory: {v0['what']} (expected {v0['expected']!r}, observed {v0['observed']!r})"
         elif tagged:
             row["verdict"] = "NOT TESTED"
             reasons = [f"{s['outcome'].replace('_', ' ')}: {s['message']}" for s in tagged if s["message"]]

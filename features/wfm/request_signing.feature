@@ -1,0 +1,145 @@
+Feature: Request signing and content digests
+  After onboarding, every request of the device is signed with RFC 9421 HTTP Message Signatures over
+  "@method", "@target-uri" and "content-digest", with the key of the onboarded certificate, and carries an
+  RFC 9530 Content-Digest of its body. The WFM looks the certificate up by the clientId in the URL and
+  processes the request only when the digest matches and the signature verifies (DIGEST section 2.7).
+
+  Background:
+    Given the device knows the WFM root CA
+    And the device is onboarded
+
+  @req:SIG-09 @level:MUST
+  Scenario: A correctly signed capabilities report is accepted
+    When the device reports its capabilities with a correctly signed request
+    Then the WFM answers 201 (CAP-05)
+
+  @req:SIG-12 @level:MUST @interpretation:Q-14
+  Scenario Outline: A request without a complete signature is refused (<fault>)
+    When the device reports its capabilities with the request fault "<fault>"
+    Then the WFM answers 401 (SIG-12)
+
+    Examples:
+      | fault                   |
+      | unsigned                |
+      | signature-without-input |
+      | input-without-signature |
+
+  @req:DIG-03 @level:MUST
+  Scenario Outline: A missing or wrong Content-Digest is refused (<fault>)
+    When the device reports its capabilities with the request fault "<fault>"
+    Then the WFM answers 400 (DIG-03)
+
+    Examples:
+      | fault              |
+      | digest-missing     |
+      | digest-wrong       |
+      | digest-malformed   |
+
+  @req:DIG-03 @level:MUST @interpretation:Q-11
+  Scenario: A digest computed over base64 of the body is refused
+    When the device reports its capabilities with the request fault "digest-over-base64"
+    Then the WFM answers 400 (DIG-03)
+
+  @req:SIG-09 @req:DIG-03 @level:MUST
+  Scenario: A body changed after signing is refused
+    When the device reports its capabilities with the request fault "tampered-body"
+    Then the WFM refuses the tampered body with 400, or 401 when it checks the signature first (SIG-09)
+
+  @req:SIG-09 @req:SIG-10 @level:MUST
+  Scenario Outline: A signature that does not verify is refused (<fault>)
+    When the device reports its capabilities with the request fault "<fault>"
+    Then the WFM answers 401 (SIG-10)
+
+    Examples:
+      | fault             |
+      | wrong-key         |
+      | component-missing |
+      | alg-mismatch      |
+
+  @req:SIG-09 @req:SIG-10 @level:MUST @interpretation:Q-06
+  Scenario: A DER-encoded ECDSA signature is refused
+    When the device reports its capabilities with the request fault "ecdsa-der"
+    Then the WFM answers 401 (SIG-10)
+
+  @req:SIG-11 @level:MUST @interpretation:Q-14
+  Scenario Outline: A signature created outside the replay window is refused (<fault>)
+    When the device reports its capabilities with the request fault "<fault>"
+    Then the WFM answers 401 (SIG-11)
+
+    Examples:
+      | fault          |
+      | created-stale  |
+      | created-future |
+
+  @req:SIG-11 @level:MUST
+  Scenario: A signature created a little while ago is accepted
+    When the device reports its capabilities with a request signed 30 seconds ago
+    Then the WFM answers 201 (SIG-11)
+
+  @req:ONB-14 @level:MUST
+  Scenario: Another client's key on this client's URL is refused
+    Given a second device with another certificate onboards
+    When the second device signs a capabilities report for the first device's clientId
+    Then the WFM answers 401 (ONB-14)
+
+  @req:SIG-14 @level:MUST @interpretation:Q-17
+  Scenario: A request for an unknown clientId is refused with 404
+    When the device reports its capabilities for an unknown clientId
+    Then the WFM answers 404 (SIG-14)
+
+  @req:SIG-13 @level:MUST
+  Scenario: A revoked client is refused with 403
+    Given the operator has revoked the device's client
+    When the device reports its capabilities with a correctly signed request
+    Then the WFM answers 403 (SIG-13)
+
+  @req:SIG-07 @level:MUST @interpretation:Q-05
+  Scenario Outline: The WFM verifies the Margo algorithm <algorithm>
+    Given a device with a <key> key onboards
+    When that device reports its capabilities signed with "<algorithm>"
+    Then the WFM answers 201 (SIG-07)
+
+    Examples:
+      | key     | algorithm         |
+      | p256    | ecdsa-p256-sha256 |
+      | p384    | ecdsa-p384-sha384 |
+      | rsa2048 | rsa-v1_5-sha256   |
+      | rsa2048 | rsa-pss-sha256    |
+
+  @req:SIG-07 @level:MAY
+  Scenario Outline: Extra algorithm <algorithm> (informational)
+    Given a device with a <key> key onboards
+    When that device reports its capabilities signed with "<algorithm>"
+    Then the WFM answers 201 (SIG-07, informational)
+
+    Examples:
+      | key     | algorithm      |
+      | ed25519 | ed25519        |
+      | rsa2048 | rsa-pss-sha512 |
+
+  @req:SIG-08 @level:MUST @interpretation:Q-02
+  Scenario Outline: The keyid value does not matter (<keyid>)
+    When the device reports its capabilities with the keyid <keyid>
+    Then the WFM answers 201 (SIG-08)
+
+    Examples:
+      | keyid             |
+      | "device-key"      |
+      | the clientId      |
+      | "my-rsa-key"      |
+
+  @req:SIG-04 @level:MUST
+  Scenario: Any signature label is accepted
+    When the device reports its capabilities with the signature label "margo"
+    Then the WFM answers 201 (SIG-04)
+
+  @req:SIG-11 @level:MAY @interpretation:Q-25
+  Scenario: A replay within the window is reported
+    Given the device has reported its capabilities with a correctly signed request
+    When the device sends the same signed request again
+    Then the WFM's answer to the replay is reported (SIG-11, informational)
+
+  @req:SIG-09 @level:MAY @interpretation:Q-04
+  Scenario: A component name written "Content-Digest" is reported
+    When the device reports its capabilities with the request fault "uppercase-component"
+    Then the WFM's answer to the upper-case component is reported (SIG-02, informational)
