@@ -1,0 +1,86 @@
+"""``margo-conformance device run``: the reference device client as a program.
+
+Exit codes: 0 onboarding and capability report succeeded; 1 the WFM refused (the reason names the
+problem type); 2 bad usage (unknown defect, missing file, both or neither CA options); 3 the WFM could not
+be reached or its certificate was not trusted. Expected failures print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import ConfigError, HarnessError, SutTimeout, SutUnreachable
+from .client import DeviceClient, DeviceConfig, RetryPolicy, WfmRefused
+
+app = typer.Typer(help="The reference device client (WFM client of a Margo device).", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+
+def _gateway_children(value: str | None) -> int | Path | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else Path(value)
+
+
+def _setup_logging(quiet: bool) -> None:
+    logger = logging.getLogger("margo_conformance.device")
+    if not any(getattr(h, "_margo_device", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._margo_device = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+@app.command("run")
+def run(
+    wfm_url: str = typer.Option(..., "--wfm-url", help="WFM base URL: https://host:port, optionally with a path prefix before /api/v1"),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="WFM root CA, PEM or DER (out of band)"),
+    bootstrap_ca_file: Optional[Path] = typer.Option(
+        None, "--bootstrap-ca-file", help="CA that verifies the channel the WFM root CA is downloaded over"),
+    state_dir: Path = typer.Option(..., "--state-dir", help="key, certificate, clientId, WFM URL"),
+    capabilities: Optional[Path] = typer.Option(None, "--capabilities", help="manifest JSON (default: from the host)"),
+    gateway_children: Optional[str] = typer.Option(
+        None, "--gateway-children", help="see-thru gateway mode: a child count, or a JSON file of child manifests"),
+    key_type: str = typer.Option("p256", "--key-type", help="p256 | p384 | rsa2048 | rsa3072"),
+    alg: Optional[str] = typer.Option(None, "--alg", help="signature algorithm (default: the key's natural one)"),
+    cert_form: str = typer.Option("der", "--cert-form", help="onboarding certificate as base64 of: der | pem"),
+    cert_file: Optional[Path] = typer.Option(None, "--cert-file", help="client certificate (instead of generating)"),
+    key_file: Optional[Path] = typer.Option(None, "--key-file", help="its private key, unencrypted PEM"),
+    device_id: Optional[str] = typer.Option(None, "--device-id", help="deviceId (default: derived from the key)"),
+    defect: list[str] = typer.Option([], "--defect", help="named defect (repeatable); see 'defects --role device'"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds per network call"),
+    retries: int = typer.Option(5, "--attempts", help="attempts per request (429/5xx/connection errors)"),
+    quiet: bool = typer.Option(False, "--quiet", help="only warnings and the result line"),
+) -> None:
+    """Onboard to a WFM and report capabilities, as a conformant device client (or a named defective one)."""
+    _setup_logging(quiet)
+    try:
+        config = DeviceConfig(
+            wfm_url=wfm_url, state_dir=state_dir, ca_file=ca_file, bootstrap_ca_file=bootstrap_ca_file,
+            capabilities_file=capabilities, gateway_children=_gateway_children(gateway_children),
+            key_type=key_type, algorithm=alg, cert_form=cert_form, cert_file=cert_file, key_file=key_file,
+            device_id=device_id, defects=tuple(defect), timeout_s=timeout,
+            retry=RetryPolicy(attempts=max(1, retries)),
+        )
+        result = DeviceClient(config).run()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except WfmRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (SutUnreachable, SutTimeout) as exc:
+        typer.echo(f"unreachable: {exc}", err=True)
+        raise typer.Exit(3) from None
+    except HarnessError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    done = "onboarded" if result.onboarded_now else "already onboarded"
+    typer.echo(f"ok: {done} as clientId {result.client_id}; capabilities reported for {', '.join(result.reported)}")

@@ -1,0 +1,199 @@
+"""Build, sign, send and record one request: the code the reference client and the simulated device share.
+
+Every request becomes an ``evidence.Exchange`` holding the bytes that went out (headers in order, body),
+the signature base the signer built, the answer, and the TLS facts of the connection. The request is built
+first and then signed over its final URL, so ``@target-uri`` is exactly what is sent (Q-23, Q-24).
+Library errors (httpx, ssl) are translated here, once, into the ``errors`` types; each carries the
+Exchange so a refused handshake is still evidence.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
+
+import httpx
+from cryptography import x509
+
+from .. import __version__
+from ..errors import HarnessError, SutTimeout, SutUnreachable
+from ..evidence import CapturedRequest, CapturedResponse, Exchange, TlsFacts
+from ..httpsig import Fault, sign_request
+from ..pki import PrivateKey, describe_certificate
+
+USER_AGENT = f"margo-conformance-device/{__version__}"
+
+
+class WfmUnreachable(SutUnreachable):
+    """No HTTP answer: connection refused or dropped, or the TLS handshake failed for a non-trust reason."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+
+
+class WfmNotTrusted(WfmUnreachable):
+    """The server's certificate did not verify against the trust anchor (chain, dates or host name)."""
+
+
+class WfmTimeout(SutTimeout):
+    """Connected, but no answer before the timeout."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+
+
+@dataclass(frozen=True)
+class Signer:
+    """How to sign one request: the key and the core signer's knobs. A fault is just one more knob."""
+
+    key: PrivateKey
+    algorithm: str | None = None  # None: the key's natural Margo algorithm (httpsig.default_algorithm)
+    keyid: str | None = None  # None: hex SHA-256 of the SPKI (Q-02)
+    include_alg: bool = False
+    label: str = "sig1"
+    fault: Fault | None = None
+    fault_key: PrivateKey | None = None
+    fault_arg: str | None = None
+    created_offset_s: int = 0  # added to the signing time; only the 'created-stale' defect moves it
+
+    def with_fault(self, fault: Fault | str | None, *, fault_key: PrivateKey | None = None,
+                   fault_arg: str | None = None) -> Signer:
+        return replace(self, fault=None if fault is None else Fault(fault), fault_key=fault_key,
+                       fault_arg=fault_arg)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    last = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        last = cur
+        cur = cur.__cause__ or cur.__context__
+    return last
+
+
+def _tls_facts(response: httpx.Response) -> TlsFacts | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    chain: list[dict[str, object]] = []
+    der = ssl_object.getpeercert(True)  # the low-level object takes no keywords
+    if der:
+        chain.append(dict(describe_certificate(x509.load_der_x509_certificate(der))))
+    return TlsFacts(version=ssl_object.version(), cipher=cipher[0] if cipher else None,
+                    alpn=ssl_object.selected_alpn_protocol(), peer_chain=chain)
+
+
+def _capture(request: httpx.Request, body: bytes) -> CapturedRequest:
+    return CapturedRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+        body=body,
+        target=request.url.raw_path.decode("ascii"),
+    )
+
+
+class Wire:
+    """One WFM base URL, one TLS context, one connection pool; every call has a timeout."""
+
+    def __init__(self, base_url: str, ssl_context: ssl.SSLContext, *, timeout: float = 10.0,
+                 now: Callable[[], float] = time.time, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")  # may carry a path prefix before /api/v1 (Q-23)
+        self._now = now
+        self._client = httpx.Client(verify=ssl_context, timeout=httpx.Timeout(timeout), http1=True,
+                                    http2=False, follow_redirects=False, trust_env=False,
+                                    headers={"User-Agent": USER_AGENT}, transport=transport)
+
+    def url_for(self, path: str) -> str:
+        return path if path.startswith(("https://", "http://")) else f"{self.base_url}{path}"
+
+    def send(self, method: str, path: str, body: bytes | None = None, *, signer: Signer | None = None,
+             content_type: str | None = "application/json", headers: Mapping[str, str] | None = None,
+             note: str = "") -> Exchange:
+        """Send one request, signed with ``signer`` when given (its fault included), and record it."""
+        body = body or b""
+        hdrs: dict[str, str] = {"Accept": "application/json, application/problem+json"}
+        if body and content_type is not None:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        request = self._client.build_request(method, self.url_for(path), content=body, headers=hdrs)
+        base: str | None = None
+        if signer is not None:
+            try:
+                signed = sign_request(
+                    method, str(request.url), body, signer.key, algorithm=signer.algorithm, keyid=signer.keyid,
+                    created=int(self._now()) + signer.created_offset_s, label=signer.label,
+                    include_alg=signer.include_alg, fault=signer.fault, fault_key=signer.fault_key,
+                    fault_arg=signer.fault_arg, now=self._now,
+                )
+            except ValueError as exc:  # e.g. a body fault on a body-less request: the caller's mistake
+                raise HarnessError(f"cannot sign {method} {request.url}: {exc}") from None
+            if signed.body != body:  # a tampered body: send other bytes than were signed
+                body = signed.body
+                request = self._client.build_request(method, self.url_for(path), content=body, headers=hdrs)
+            request.headers.update(signed.headers)
+            base = signed.signature_base
+            if signer.fault is not None:
+                note = f"{note}; fault={signer.fault.value}" if note else f"fault={signer.fault.value}"
+        return self._exchange(request, body, base, note)
+
+    def resend(self, captured: CapturedRequest, *, note: str = "replay") -> Exchange:
+        """Send an earlier request again, byte for byte: same URL, headers (signature included), body."""
+        request = httpx.Request(captured.method, captured.url, headers=captured.headers, content=captured.body)
+        return self._exchange(request, captured.body, None, note)
+
+    def _exchange(self, request: httpx.Request, body: bytes, base: str | None, note: str) -> Exchange:
+        exchange = Exchange(request=_capture(request, body), signature_base_sent=base, note=note)
+        start = time.monotonic()
+        try:
+            response = self._client.send(request, stream=True)
+            try:
+                exchange.tls = _tls_facts(response)
+                response.read()
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            exchange.elapsed_s = time.monotonic() - start
+            exchange.error = f"timeout: {type(exc).__name__}"
+            raise WfmTimeout(f"{request.method} {request.url}: no answer before the timeout "
+                             f"({type(exc).__name__})", exchange) from None
+        except httpx.TransportError as exc:
+            exchange.elapsed_s = time.monotonic() - start
+            cause = _root_cause(exc)
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                reason = cause.verify_message or str(cause)
+                exchange.tls = TlsFacts(error=f"certificate verify failed: {reason}")
+                exchange.error = exchange.tls.error
+                raise WfmNotTrusted(f"{request.url.host}:{request.url.port or 443}: the server certificate "
+                                    f"is not trusted ({reason})", exchange) from None
+            if isinstance(cause, ssl.SSLError):
+                exchange.tls = TlsFacts(error=f"{cause.reason or cause}")
+                exchange.error = f"TLS handshake failed: {cause.reason or cause}"
+                raise WfmUnreachable(f"{request.url}: {exchange.error}", exchange) from None
+            exchange.error = f"{type(exc).__name__}: {cause or exc}"
+            raise WfmUnreachable(f"{request.method} {request.url}: {exchange.error}", exchange) from None
+        exchange.elapsed_s = time.monotonic() - start
+        exchange.response = CapturedResponse(
+            status=response.status_code,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
+            body=response.content,
+            http_version=response.http_version,
+        )
+        return exchange
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
