@@ -23,7 +23,7 @@ from cryptography import x509
 from ..errors import ConfigError, HarnessError, SutUnreachable
 from ..evidence import Exchange
 from ..httpsig import MARGO_ALGORITHMS, default_algorithm, sign_request
-from ..pki import CertEncoding, IssuedCert, KeyType, PrivateKey, generate_key, key_type_of
+from ..pki import CertEncoding, IssuedCert, KeyType, PrivateKey, cached_key, generate_key, key_type_of
 from ..schemas import validate
 from . import manifest as mf
 from .api import CERTIFICATE_PATH, ONBOARDING_PATH, Problem, capabilities_path, certificate_value, onboarding_body, problem_of
@@ -78,6 +78,18 @@ def retry_after_s(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def check_signing(key: PrivateKey, algorithm: str | None, behaviour: Behaviour) -> str:
+    """The algorithm to use with ``key``; a dry run through the core signer proves that it (and the
+    fault of a signature defect) fits the key, else ConfigError."""
+    algorithm = algorithm or default_algorithm(key)
+    try:
+        sign_request("PUT", "https://wfm.invalid/", b"{}", key, algorithm=algorithm,
+                     fault=behaviour.signature_fault or behaviour.signature_fault_after_onboarding)
+    except ValueError as exc:
+        raise ConfigError(f"cannot sign with a {key_type_of(key).value} key this way: {exc}") from None
+    return algorithm
+
+
 @dataclass
 class DeviceConfig:
     """Everything ``device run`` takes; ``check`` turns usage mistakes into ConfigError (exit 2)."""
@@ -123,7 +135,11 @@ class DeviceConfig:
             raise ConfigError("--timeout must be positive")
         if isinstance(self.gateway_children, Path) and not self.gateway_children.is_file():
             raise ConfigError(f"--gateway-children: file not found: {self.gateway_children}")
-        return behaviour_for(self.defects)
+        behaviour = behaviour_for(self.defects)
+        if self.cert_file is None and not StateDir(self.state_dir).has_identity():
+            # before anything is generated: does the algorithm (and a defect's fault) fit the key type?
+            check_signing(cached_key(self.key_type), self.algorithm, behaviour)
+        return behaviour
 
 
 @dataclass
@@ -219,13 +235,7 @@ class DeviceClient:
         return identity
 
     def _algorithm(self, key: PrivateKey) -> str:
-        algorithm = self.config.algorithm or default_algorithm(key)
-        try:  # a dry run through the core signer: does this algorithm (and the defect's fault) fit the key?
-            sign_request("PUT", "https://wfm.invalid/", b"{}", key, algorithm=algorithm,
-                         fault=self.behaviour.signature_fault or self.behaviour.signature_fault_after_onboarding)
-        except ValueError as exc:
-            raise ConfigError(f"cannot sign with a {key_type_of(key).value} key this way: {exc}") from None
-        return algorithm
+        return check_signing(key, self.config.algorithm, self.behaviour)
 
     # -- trust --------------------------------------------------------------------------------------
     def establish_trust(self) -> x509.Certificate | None:
