@@ -27,6 +27,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("defects", "margo_conformance.defects"),
     ("run", "margo_conformance.run_cli"),
     ("device", "margo_conformance.device.cli"),
+    ("wfm", "margo_conformance.wfm.cli"),
 ]
 
 

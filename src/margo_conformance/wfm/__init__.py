@@ -1,0 +1,27 @@
+"""The WFM server: the simulated WFM of the device-role suite and the reference WFM, one implementation.
+
+In-process (``WfmServer``) it records and judges every byte a device under test sends and injects faults
+on demand (``observe.py``); standalone (``margo-conformance wfm serve``) it is a reference WFM vendors
+develop against and the system under test of the WFM-role self-tests, with named defects (``defects.py``).
+
+Layout (one module, one job):
+
+- ``config.py``     WfmConfig: trust policy, windows, TLS, certificate form, base URL, defects
+- ``problems.py``   RFC 9457 problem+json bodies with the Margo problem type URIs
+- ``store.py``      SQLite (WAL) persistence: clients, certificates, capabilities, trust list, audit log
+- ``checks.py``     the ordered checks of DIGEST 2.7, one small function each, returning a Rejection
+- ``app.py``        the Starlette application and the ASGI front layer (size limit, capture, faults)
+- ``tls.py``        server SSL contexts and the server identity (chain, key) and its persistence
+- ``transport.py``  uvicorn over TLS with our own protocol factory (handshake failures, raw headers)
+- ``observe.py``    observation log and fault plan (the simulated-WFM side)
+- ``operator.py``   approve / reject / revoke, and the token-protected loopback admin endpoint
+- ``server.py``     WfmServer (in-process, background thread) and the standalone ``serve``
+- ``cli.py``        ``margo-conformance wfm serve | list | approve | reject | revoke``
+"""
+
+from __future__ import annotations
+
+from .config import WfmConfig
+from .server import WfmServer
+
+__all__ = ["WfmConfig", "WfmServer"]

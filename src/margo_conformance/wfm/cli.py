@@ -1,0 +1,170 @@
+"""``margo-conformance wfm``: run the reference WFM and act as its operator.
+
+    margo-conformance wfm serve --host 127.0.0.1 --port 8443 --data-dir DIR [--defect NAME]...
+        [--trust auto|allow-list|manual] [--cert-form der|pem] [--tls-min 1.2|1.3] [--base-url URL]
+    margo-conformance wfm list --data-dir DIR [--state pending] [--json]
+    margo-conformance wfm approve|reject|revoke CLIENT_ID --data-dir DIR
+    margo-conformance wfm trust-issuer|preregister CERT.pem --data-dir DIR
+
+``serve`` writes the root CA to DIR/ca.pem (deliver it to devices out of band) and the admin URL and token to
+DIR/admin.json, prints both, and runs until interrupted (SIGINT or SIGTERM). Exit codes: 0 normal, 2 usage
+or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import ConfigError
+from .config import WfmConfig
+from .operator import Operator
+from .store import DB_NAME, Store
+
+app = typer.Typer(help="The reference WFM server and its operator commands.", no_args_is_help=True,
+                  add_completion=False)
+
+_DATA_DIR = typer.Option(..., "--data-dir", help="The WFM's data directory (SQLite, CA, admin token).")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8443, "--port", help="TLS port (0: any free port)."),
+    data_dir: Path = _DATA_DIR,
+    defect: list[str] = typer.Option([], "--defect", help="A named defect (repeatable); see 'defects --role wfm'."),
+    trust: str = typer.Option("auto", "--trust", help="auto | allow-list | manual"),
+    cert_form: str = typer.Option("der", "--cert-form", help="Root CA form on the Certificate API: der | pem"),
+    tls_min: str = typer.Option("1.3", "--tls-min", help="Minimum TLS version: 1.3 | 1.2"),
+    base_url: Optional[str] = typer.Option(None, "--base-url",  # noqa: UP007 - typer needs Optional
+                                           help="Externally visible URL up to /api/v1 (may carry a prefix)."),
+    approval_timeout: float = typer.Option(30.0, "--approval-timeout", help="Seconds a manual onboarding waits."),
+    window: int = typer.Option(300, "--window", help="Replay window for 'created', seconds."),
+    admin_port: int = typer.Option(0, "--admin-port", help="Loopback admin port (0: any free port)."),
+    trust_issuer: list[Path] = typer.Option([], "--trust-issuer", help="PEM CA to allow-list (repeatable)."),
+) -> None:
+    """Run the reference WFM until interrupted."""
+    from .server import WfmServer  # uvicorn and friends only when serving
+
+    try:
+        config = WfmConfig(trust=trust, cert_form=cert_form, tls_min=tls_min, base_url=base_url,  # type: ignore[arg-type]
+                           approval_timeout_s=approval_timeout, window_s=window, defects=frozenset(defect))
+        hosts = ()
+        if base_url:
+            from urllib.parse import urlsplit
+
+            hosts = (urlsplit(base_url).hostname or "",)
+        server = WfmServer(config, data_dir=data_dir, host=host, port=port, admin_port=admin_port,
+                           hosts=tuple(h for h in hosts if h), observe=False)
+        for path in trust_issuer:
+            server.operator.trust_issuer(path.read_bytes())
+        server.start()
+    except (ConfigError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    typer.echo(f"WFM listening on {server.base_url}")
+    typer.echo(f"root CA:         {server.ca_file}")
+    typer.echo(f"admin endpoint:  {server.admin_url} (token in {data_dir / 'admin.json'})")
+    if config.defects:
+        typer.echo(f"DEFECTS ACTIVE:  {', '.join(sorted(config.defects))}")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        typer.echo("WFM stopped")
+
+
+def _operator(data_dir: Path) -> Operator:
+    if not (data_dir / DB_NAME).exists():
+        raise _fail(f"{data_dir} holds no WFM database ({DB_NAME})")
+    return Operator(Store.in_dir(data_dir))
+
+
+@app.command("list")
+def list_clients(
+    data_dir: Path = _DATA_DIR,
+    state: Optional[str] = typer.Option(None, "--state", help="pending | approved | rejected | revoked"),  # noqa: UP007
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List onboarded clients."""
+    operator = _operator(data_dir)
+    try:
+        records = operator.clients(state)
+    finally:
+        operator.store.close()
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        return
+    for r in records:
+        fp = r.certificates[0].sha256[:16] if r.certificates else "-"
+        typer.echo(f"{r.client_id:<38} {r.state:<9} {fp}  {r.subject}")
+
+
+def _decide(data_dir: Path, client_id: str, decision: str) -> None:
+    operator = _operator(data_dir)
+    try:
+        record = operator.decide(client_id, decision)  # type: ignore[arg-type]
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    finally:
+        operator.store.close()
+    typer.echo(f"{record.client_id} {record.state}")
+
+
+@app.command()
+def approve(client_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """Approve a pending (or re-enable a rejected or revoked) client."""
+    _decide(data_dir, client_id, "approve")
+
+
+@app.command()
+def reject(client_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """Reject a client: its onboarding and requests get 403."""
+    _decide(data_dir, client_id, "reject")
+
+
+@app.command()
+def revoke(client_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """Revoke a client: its signed requests get 403 (SIG-13)."""
+    _decide(data_dir, client_id, "revoke")
+
+
+@app.command("trust-issuer")
+def trust_issuer_cmd(cert: Path, data_dir: Path = _DATA_DIR) -> None:
+    """Allow-list a CA (PEM or DER file): certificates it issued onboard without a decision."""
+    operator = _operator(data_dir)
+    try:
+        typer.echo(operator.trust_issuer(cert.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        operator.store.close()
+
+
+@app.command()
+def preregister(cert: Path, data_dir: Path = _DATA_DIR) -> None:
+    """Pre-register one client certificate (PEM or DER file) so it onboards without a decision."""
+    operator = _operator(data_dir)
+    try:
+        typer.echo(operator.preregister(cert.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        operator.store.close()
