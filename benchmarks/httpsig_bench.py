@@ -32,24 +32,38 @@ def one_kib_json() -> bytes:
     return body
 
 
-def rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn``, measured over about ``seconds`` after a short warm-up."""
-    for _ in range(50):
-        fn()
+def _round(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``fn`` over one round of about ``seconds``."""
     count, start = 0, time.perf_counter()
-    deadline = start + seconds
     while True:
         for _ in range(100):
             fn()
         count += 100
         elapsed = time.perf_counter() - start
-        if elapsed >= seconds or time.perf_counter() > deadline:
+        if elapsed >= seconds:
             return count / elapsed
+
+
+def paired_rates(raw: Callable[[], object], ours: Callable[[], object], seconds: float,
+                 rounds: int = 5) -> tuple[float, float]:
+    """Best-of-``rounds`` rates of the two functions, measured in alternating rounds.
+
+    Alternating keeps a burst of load from another process on the machine from landing on one side of the
+    comparison only; best-of is the usual estimator for "how fast can this code go" under noise.
+    """
+    for fn in (raw, ours):
+        for _ in range(50):
+            fn()
+    best_raw = best_ours = 0.0
+    for _ in range(rounds):
+        best_raw = max(best_raw, _round(raw, seconds / rounds))
+        best_ours = max(best_ours, _round(ours, seconds / rounds))
+    return best_raw, best_ours
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per row (default 2)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per side and row (default 2)")
     args = parser.parse_args()
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -63,12 +77,14 @@ def main() -> None:
     assert check.valid and not check.findings, check.findings
 
     rows = [
-        ("sign", rate(lambda: key.sign(base, ec.ECDSA(hashes.SHA256())), args.seconds),
-         rate(lambda: sign_request("PUT", URL, body, key, created=created), args.seconds)),
-        ("verify", rate(lambda: public.verify(der, base, ec.ECDSA(hashes.SHA256())), args.seconds),
-         rate(lambda: verify_request("PUT", URL, signed.headers, signed.body, public, now=created), args.seconds)),
+        ("sign", *paired_rates(lambda: key.sign(base, ec.ECDSA(hashes.SHA256())),
+                               lambda: sign_request("PUT", URL, body, key, created=created), args.seconds)),
+        ("verify", *paired_rates(lambda: public.verify(der, base, ec.ECDSA(hashes.SHA256())),
+                                 lambda: verify_request("PUT", URL, signed.headers, signed.body, public, now=created),
+                                 args.seconds)),
     ]
-    print(f"P-256, {len(body)}-byte JSON body, Margo profile (digest + signature), {args.seconds:g} s per row")
+    print(f"P-256, {len(body)}-byte JSON body, Margo profile (digest + signature); "
+          f"best of 5 alternating rounds, {args.seconds:g} s per side and row")
     print(f"{'operation':<10}{'raw cryptography /s':>22}{'margo httpsig /s':>20}{'ratio':>8}")
     for name, raw, ours in rows:
         print(f"{name:<10}{raw:>22,.0f}{ours:>20,.0f}{ours / raw:>8.2f}")

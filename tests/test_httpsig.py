@@ -15,7 +15,7 @@ import http_sf
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -378,6 +378,9 @@ def test_window_is_configurable_and_rfc_policy_has_none(p256: ec.EllipticCurvePr
     ('("@method" "@target-uri" "content-digest" "x-trace");created=NOW;keyid="k"', []),
     ('("@method" "@target-uri" "content-digest" "@authority" "@path" "@query");created=NOW;keyid="k"', []),
     ('("@target-uri" "@method" "content-digest");created=NOW;keyid="k";nonce="n1"', []),
+    ('("@method" "@target-uri" "content-digest";key="sha-256");created=NOW;keyid="k"', []),
+    ('("@method" "@target-uri" "content-digest";sf);created=NOW;keyid="k"', []),
+    ('("@method" "@target-uri" "x-trace";bs "content-digest");created=NOW;keyid="k"', []),
 ])
 def test_parameter_and_component_findings(p256: ec.EllipticCurvePrivateKey, inner: str, codes: list[str]) -> None:
     inner = inner.replace("NOW", str(NOW))

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import http_sf
-from http_sf.innerlist import ser_innerlist
-from http_sf.item import ser_item
 from http_message_signatures.resolvers import HTTPSignatureComponentResolver
 from http_message_signatures.structures import normalize_header_value
 from http_sf.compat import Item
+from http_sf.innerlist import ser_innerlist
+from http_sf.item import ser_item
 
 Headers = Sequence[tuple[str, str]] | Mapping[str, str]
 
@@ -51,6 +51,7 @@ def serialize_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@lru_cache(maxsize=256)
 def is_sf_key(value: str) -> bool:
     """Whether ``value`` can be a Dictionary key / parameter name (signature labels, RFC 8941 3.1.2)."""
     return _SF_KEY.fullmatch(value) is not None

@@ -128,8 +128,9 @@ def sign_request(
     ``headers`` and can be covered through ``components``, which replaces the Margo component list; a
     Content-Digest among them is kept as given). ``expires``, ``nonce`` and ``tag`` follow ``alg`` in the
     parameters, in the RFC's order; the Margo profile uses none of them. ``key`` may be ``bytes`` (an
-    HMAC secret, for RFC vector B.2.5; ``keyid`` is then required). Raises ValueError when the inputs cannot make a request (bad label, key/algorithm mismatch, a fault
-    that does not apply, e.g. ECDSA_DER with an RSA key or a body fault without a body).
+    HMAC secret, for RFC vector B.2.5; ``keyid`` is then required). Raises ValueError when the inputs
+    cannot make a request (bad label, key/algorithm mismatch, a fault that does not apply, e.g.
+    ECDSA_DER with an RSA key or a body fault without a body).
     """
     fault = Fault(fault) if fault is not None else None
     body = body or b""

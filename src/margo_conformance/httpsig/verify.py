@@ -33,7 +33,13 @@ from .algorithms import (
 )
 from .base import Component, ComponentError, FieldView, build_signature_base
 from .digest import check_content_digest
-from .structured import SfDict, StructuredFieldError, parse_signature, parse_signature_input, serialize_inner_list
+from .structured import (
+    SfDict,
+    StructuredFieldError,
+    parse_signature,
+    parse_signature_input,
+    serialize_inner_list,
+)
 
 
 @dataclass(frozen=True)
@@ -102,9 +108,6 @@ class _Collector:
     def add(self, code: str, detail: str, severity: Severity = "error", requirement: str | None = None) -> None:
         self.findings.append(Finding(code, detail, severity, requirement))
 
-    def has(self, code: str) -> bool:
-        return any(f.code == code for f in self.findings)
-
 
 def verify_request(
     method: str,
@@ -151,16 +154,14 @@ def _verify(
 ) -> Verification:
     out = _Collector()
     body = bytes(body or b"")
-    if is_private_key(public_key):
-        public_key = public_key.public_key()  # type: ignore[union-attr]  # a caller passing the device's own key still gets a verdict
+    if is_private_key(public_key):  # a caller passing the device's own key still gets a verdict
+        public_key = public_key.public_key()  # type: ignore[union-attr]
     fields = FieldView(headers)
     result = Verification(valid=False, findings=out.findings)
 
     selected = _select_signature(fields, label, out)
-    if policy.check_digest and (body or fields.get("content-digest") is not None):
-        out.findings.extend(check_content_digest(
-            fields.get("content-digest"), body, require_sha256=policy.require_sha256_digest))
-
+    components: list[Component] | None = None
+    candidates: tuple[str, ...] = ()
     if selected is not None:
         sel_label, members, params, signature, params_text = selected
         result.label = sel_label
@@ -170,6 +171,13 @@ def _verify(
             result.covered_components = [c.identifier for c in components]
             _check_components(components, body, policy, out)
         _check_params(params, policy, now, out)
+
+    # DIG-03: the digest is judged against the body whether or not the signature covers it.
+    if policy.check_digest and (body or fields.get("content-digest") is not None):
+        out.findings.extend(check_content_digest(
+            fields.get("content-digest"), body, require_sha256=policy.require_sha256_digest))
+
+    if selected is not None:
         candidates = _candidate_algorithms(params, public_key, out)
         if components is not None:
             try:
@@ -273,7 +281,8 @@ def _check_components(components: list[Component], body: bytes, policy: VerifyPo
                     f"component {component.identifier} must be lower case ({component.name.lower()!r}); "
                     "verified with the name as sent",
                     severity="error" if policy.lowercase_components_only else "warning", requirement="SIG-02")
-    names = {c.name.lower() for c in components if not c.params}
+    # ";sf" and ";key=" still cover the field (as the library's digest check reads it); other params do not.
+    names = {c.name.lower() for c in components if {k for k, _ in c.params} <= {"sf", "key"}}
     required = list(policy.required_components)
     if policy.require_digest_component_with_body and body and "content-digest" not in required:
         required.append("content-digest")
