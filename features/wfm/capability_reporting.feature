@@ -15,7 +15,7 @@ Feature: Capability reporting
     When the device reports its capabilities with a correctly signed request
     Then the WFM answers 200 (CAP-05)
 
-  @req:CAP-06 @level:MUST
+  @req:CAP-06 @req:DIG-05 @level:MUST @interpretation:Q-10
   Scenario: A reported device can be deleted once
     Given the device has reported its capabilities with a correctly signed request
     When the device deletes its capabilities
@@ -23,34 +23,58 @@ Feature: Capability reporting
     When the device deletes its capabilities
     Then the WFM answers 404 (CAP-06)
 
-  @req:CAP-07 @req:CAP-14 @level:MUST
-  Scenario Outline: A manifest that breaks the schema is refused (<sample>)
+  @req:CAP-07 @req:CAP-08 @req:CAP-09 @req:CAP-10 @req:CAP-11 @req:CAP-14 @req:CAP-15 @req:CAP-16 @level:MUST
+  Scenario Outline: A manifest that breaks the schema is refused with 422 (<sample>)
     When the device reports the sample manifest "<sample>"
     Then the WFM answers 422 (<requirement>)
     And the error body is problem details or an error object (ERR-01)
 
     Examples:
-      | sample                                | requirement |
-      | invalid-kind-enum                     | CAP-08      |
-      | invalid-architecture-enum             | CAP-14      |
-      | invalid-peripheral-type-enum          | CAP-14      |
-      | invalid-interface-type-enum           | CAP-14      |
-      | invalid-supported-runtimes-enum       | CAP-14      |
-      | invalid-supported-deployment-types-enum | CAP-14    |
-      | missing-apiVersion                    | CAP-08      |
-      | missing-kind                          | CAP-08      |
-      | missing-properties                    | CAP-08      |
-      | missing-properties-vendor             | CAP-09      |
-      | missing-properties-modelNumber        | CAP-09      |
-      | missing-properties-serialNumber       | CAP-09      |
-      | missing-cpus-cores                    | CAP-15      |
-      | empty-supported-runtimes              | CAP-11      |
-      | otel-collector-not-boolean            | CAP-11      |
+      | sample                                    | requirement |
+      | manifest-enum-kind                        | CAP-08      |
+      | manifest-enum-architecture                | CAP-14      |
+      | manifest-enum-peripheral-type             | CAP-14      |
+      | manifest-enum-interface-type              | CAP-14      |
+      | manifest-enum-runtime                     | CAP-14      |
+      | manifest-enum-deployment-type             | CAP-14      |
+      | manifest-missing-api-version              | CAP-08      |
+      | manifest-missing-kind                     | CAP-08      |
+      | manifest-missing-properties               | CAP-08      |
+      | manifest-not-object                       | CAP-08      |
+      | manifest-missing-properties-id            | CAP-09      |
+      | manifest-missing-properties-vendor        | CAP-09      |
+      | manifest-missing-properties-model-number  | CAP-09      |
+      | manifest-missing-properties-serial-number | CAP-09      |
+      | manifest-vendor-not-string                | CAP-09      |
+      | manifest-device-id-space                  | CAP-10      |
+      | manifest-device-id-double-slash           | CAP-10      |
+      | manifest-device-id-at-sign                | CAP-10      |
+      | manifest-device-id-trailing-slash         | CAP-10      |
+      | manifest-device-id-percent-encoded        | CAP-10      |
+      | manifest-device-id-empty                  | CAP-10      |
+      | manifest-device-id-not-string             | CAP-10      |
+      | manifest-missing-peripheral-type          | CAP-14      |
+      | manifest-missing-interface-type           | CAP-14      |
+      | manifest-empty-runtimes                   | CAP-11      |
+      | manifest-empty-deployment-types           | CAP-11      |
+      | manifest-otel-collector-not-boolean       | CAP-11      |
+      | manifest-missing-cpu-cores                | CAP-15      |
+      | manifest-cpu-cores-not-number             | CAP-15      |
+      | manifest-cpus-not-array                   | CAP-15      |
+      | manifest-memory-not-string                | CAP-16      |
 
-  @req:CAP-08 @level:SHOULD
-  Scenario: An unknown root member is refused
-    When the device reports the sample manifest "unknown-root-member"
-    Then the WFM answers 422 (CAP-08, advisory)
+  @req:CAP-08 @req:CAP-17 @level:SHOULD
+  Scenario Outline: A root member the schema does not allow is refused (<sample>)
+    When the device reports the sample manifest "<sample>"
+    Then the WFM answers 422 (<requirement>, advisory)
+
+    Examples:
+      | sample                                    | requirement |
+      | manifest-unknown-root-member              | CAP-08      |
+      | manifest-miaf-labels-at-root              | CAP-08      |
+      | manifest-extension-uppercase-name         | CAP-17      |
+      | manifest-extension-missing-suffix         | CAP-17      |
+      | manifest-extension-not-object             | CAP-17      |
 
   @req:CAP-13 @level:MUST
   Scenario: A see-thru gateway reports itself and then its child
@@ -71,7 +95,7 @@ Feature: Capability reporting
 
   @req:CAP-17 @level:MUST
   Scenario: An unknown specification extension is ignored
-    When the device reports the sample manifest "valid-with-extension"
+    When the device reports the sample manifest "manifest-with-extensions"
     Then the WFM answers 201 (CAP-17)
 
   @req:ERR-01 @req:ERR-02 @level:SHOULD @interpretation:Q-27

@@ -6,7 +6,7 @@ Feature: Onboarding a device client
   Background:
     Given the device knows the WFM root CA
 
-  @req:ONB-06 @req:ONB-07 @req:ONB-11 @level:MUST
+  @req:ONB-01 @req:ONB-06 @req:ONB-07 @req:ONB-11 @req:CERT-08 @level:MUST
   Scenario: A correctly signed onboarding request creates a client
     Given the device has a new client certificate
     When the device onboards with a correctly signed request
@@ -79,10 +79,10 @@ Feature: Onboarding a device client
     When the device onboards with a correctly signed request
     Then the WFM refuses the certificate with 400 or 403 (ONB-08)
 
-  @req:ONB-09 @level:MUST
-  Scenario: A certificate the operator rejected is refused with 403
-    Given the device has a new client certificate
-    And the operator has rejected that certificate
+  @req:ONB-09 @req:CERT-12 @level:MUST
+  Scenario: A certificate from an issuer the WFM does not trust is refused with 403
+    Given the operator has told the WFM to trust the device manufacturer's CA
+    And the device has a client certificate from an unrelated CA
     When the device onboards with a correctly signed request
     Then the WFM answers 403 (ONB-09)
 

@@ -8,10 +8,10 @@ Feature: Request signing and content digests
     Given the device knows the WFM root CA
     And the device is onboarded
 
-  @req:SIG-09 @level:MUST
+  @req:SIG-09 @req:GEN-01 @req:GEN-06 @req:SIG-15 @level:MUST
   Scenario: A correctly signed capabilities report is accepted
     When the device reports its capabilities with a correctly signed request
-    Then the WFM answers 201 (CAP-05)
+    Then the WFM answers 201 (SIG-09)
 
   @req:SIG-12 @level:MUST @interpretation:Q-14
   Scenario Outline: A request without a complete signature is refused (<fault>)
@@ -35,7 +35,7 @@ Feature: Request signing and content digests
       | digest-wrong       |
       | digest-malformed   |
 
-  @req:DIG-03 @level:MUST @interpretation:Q-11
+  @req:DIG-03 @req:DIG-04 @level:MUST @interpretation:Q-11
   Scenario: A digest computed over base64 of the body is refused
     When the device reports its capabilities with the request fault "digest-over-base64"
     Then the WFM answers 400 (DIG-03)
@@ -143,3 +143,8 @@ Feature: Request signing and content digests
   Scenario: A component name written "Content-Digest" is reported
     When the device reports its capabilities with the request fault "uppercase-component"
     Then the WFM's answer to the upper-case component is reported (SIG-02, informational)
+
+  @req:GEN-06 @level:MAY
+  Scenario: A capabilities report sent as text/plain is reported
+    When the device reports its capabilities with the content type "text/plain"
+    Then the WFM's answer to the content type is reported (GEN-06, informational)

@@ -25,11 +25,12 @@ Feature: Trust establishment with the WFM
     Then the returned certificate is a CA certificate (CERT-05)
     And the returned certificate is self-signed (CERT-05, advisory)
 
-  @req:TLS-06 @req:CERT-05 @level:MUST @interpretation:Q-07
+  @req:TLS-06 @req:TLS-01 @req:CERT-05 @level:MUST @interpretation:Q-07
   Scenario: The live TLS chain validates against the root CA from the Certificate API
-    Given the device knows the WFM root CA
+    Given the device has downloaded the root CA from the Certificate API
     When the device opens a TLS connection that trusts only that root CA and checks the host name
     Then the TLS handshake succeeds (TLS-06)
+    And the TLS handshake succeeds (TLS-01)
 
   @req:TLS-02 @level:MUST
   Scenario: The WFM accepts TLS 1.3
@@ -56,3 +57,7 @@ Feature: Trust establishment with the WFM
     When the device requests the root CA certificate over a connection that offers only HTTP/1.1
     Then the WFM answers 200 (GEN-02)
     And the response came over HTTP/1.1 (GEN-02)
+
+  @req:GEN-03 @level:SHOULD
+  Scenario: The API is served on port 443
+    Then the WFM's base URL uses port 443 (GEN-03, advisory)

@@ -122,7 +122,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "interpretation(id): interpretation (Q-ID) a scenario rests on")
     if config.getoption("--margo-role", default=None) is None:
         return
-    config.stash[_RUN_KEY] = RunState(config)
+    state = RunState(config)
+    config.stash[_RUN_KEY] = state
+    # The tag-derived marks (req_SIG_11, level_MUST, q_Q_06) exist so that --tags can select by them;
+    # registering them keeps --strict-markers quiet.
+    for req in state.catalog.all():
+        config.addinivalue_line("markers", f"req_{req.id.replace('-', '_')}: scenarios verifying {req.id}")
+    for level in SEVERITY:
+        config.addinivalue_line("markers", f"level_{level}: scenarios of level {level}")
+    for n in range(1, 100):
+        config.addinivalue_line("markers", f"q_Q_{n:02d}: scenarios resting on interpretation Q-{n:02d}")
 
 
 # --- per-scenario judging -------------------------------------------------------------------
@@ -190,17 +199,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _scenario_template(item: pytest.Item) -> Any:
+    """pytest-bdd's ScenarioTemplate behind a test item (feature and scenario names), if any."""
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry
+    except ImportError:  # pragma: no cover - other pytest-bdd versions
+        return None
+    func = getattr(item, "function", None)
+    try:
+        return scenario_wrapper_template_registry.get(func) if func is not None else None
+    except TypeError:
+        return None
+
+
 def _new_record(item: pytest.Item) -> dict[str, Any]:
-    feature = ""
-    scenario_name = item.name
-    bdd = getattr(getattr(item, "obj", None), "__scenario__", None)
-    if bdd is not None:
-        feature = getattr(bdd.feature, "name", "") or ""
-        scenario_name = getattr(bdd, "name", scenario_name) or scenario_name
-        rel = getattr(bdd.feature, "rel_filename", "") or ""
-        feature_file = rel
-    else:
-        feature_file = ""
+    feature, feature_file, scenario_name = "", "", item.name
+    template = _scenario_template(item)
+    if template is not None:
+        feature = getattr(template.feature, "name", "") or ""
+        feature_file = getattr(template.feature, "rel_filename", "") or ""
+        scenario_name = getattr(template, "name", "") or scenario_name
     params = getattr(item, "callspec", None)
     if params is not None:
         variant = ", ".join(f"{k}={v}" for k, v in params.params.items() if not k.startswith("_"))

@@ -1,0 +1,152 @@
+"""The WFM under test, as the WFM-role steps see it: where it is, which root CA, which operator hooks.
+
+Two sources, one shape:
+
+- a vendor WFM from the SUT file (``[wfm]``): its base URL, its root CA (out of band from a file, or
+  ``download``: fetched from the Certificate API, after which every connection trusts only that root and
+  checks the host name), and its operator hooks (commands);
+- ``--sut builtin``: the reference WFM started in-process on loopback with the requested defects, in the
+  allow-list trust policy with the simulated devices' manufacturer CA allow-listed, and driven by its
+  operator API directly.
+"""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .errors import HarnessError, SutTimeout, SutUnreachable
+from .operator_hooks import CallableOperator, CommandOperator, Operator
+from .pki import CertificateDecodeError, TestCA, decode_certificate
+from .sut import SutConfig
+
+CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
+
+
+@dataclass
+class WfmUnderTest:
+    base_url: str
+    server_name: str
+    operator: Operator
+    timeout_s: float
+    #: The root CA as configured out of band (None: learn it from the Certificate API).
+    configured_root: x509.Certificate | None = None
+    #: Facts for environment.properties.
+    facts: dict[str, str] = field(default_factory=dict)
+    _server: Any = None
+    _root: x509.Certificate | None = None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.base_url).port or 443
+
+    def root_ca(self) -> x509.Certificate:
+        """The root CA the harness trusts for this WFM (downloaded once per run when not configured)."""
+        if self._root is None:
+            self._root = self.configured_root or self._download_root()
+        return self._root
+
+    def root_ca_pem(self) -> str:
+        return self.root_ca().public_bytes(serialization.Encoding.PEM).decode()
+
+    def _download_root(self) -> x509.Certificate:
+        # Evidence gathering, not trust: the harness reads the Certificate API without verifying the
+        # server, then TLS-06 checks that the live chain validates against what it returned.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with httpx.Client(verify=ctx, timeout=self.timeout_s) as client:
+                response = client.get(self.base_url + CERTIFICATE_PATH)
+        except httpx.TimeoutException as exc:
+            raise SutTimeout(f"root CA download: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise SutUnreachable(f"root CA download: {exc}") from None
+        try:
+            value = response.json()["certificate"]
+            return decode_certificate(value, strict=False).certificate
+        except (ValueError, KeyError, TypeError, CertificateDecodeError) as exc:
+            raise HarnessError(
+                f"cannot learn the WFM root CA from {CERTIFICATE_PATH} (status {response.status_code}): {exc}; "
+                "configure wfm.ca with the root CA file to test the rest"
+            ) from None
+
+    def client_context(self, *, min_version: ssl.TLSVersion | None = ssl.TLSVersion.TLSv1_3) -> ssl.SSLContext:
+        """What a conformant device uses: only the WFM root CA, host name checked (TLS-04, Q-07)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cadata=self.root_ca_pem())
+        if min_version is not None:
+            ctx.minimum_version = min_version
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def open_wfm_under_test(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
+    """Start (builtin) or describe (vendor) the WFM; the caller closes it at the end of the run."""
+    if sut.builtin:
+        return _start_builtin(sut, device_ca)
+    assert sut.wfm is not None
+    configured = None
+    if sut.wfm.ca_file is not None:
+        configured = _load_ca_file(sut.wfm.ca_file)
+    target = WfmUnderTest(
+        base_url=sut.wfm.base_url,
+        server_name=sut.wfm.server_name or (urlsplit(sut.wfm.base_url).hostname or ""),
+        operator=CommandOperator(sut.wfm.operator),
+        timeout_s=sut.wfm.request_timeout_s,
+        configured_root=configured,
+    )
+    target.facts = {"wfm.base_url": target.base_url, "wfm.server_name": target.server_name}
+    return target
+
+
+def _load_ca_file(path: Path) -> x509.Certificate:
+    try:
+        return decode_certificate(path.read_bytes(), strict=False).certificate
+    except (OSError, CertificateDecodeError) as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"wfm.ca: {path} is not a certificate file ({exc})") from None
+
+
+def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
+    from .wfm.config import WfmConfig
+    from .wfm.server import WfmServer
+
+    config = WfmConfig(trust="allow-list", defects=frozenset(sut.defects), observe=False)
+    data_dir = Path(tempfile.mkdtemp(prefix="margo-builtin-wfm-"))
+    server = WfmServer(config, data_dir=data_dir, hosts=("localhost",)).start()
+    server.operator.trust_issuer(device_ca.cert)
+    op = server.operator
+
+    def trust_issuer(ca_file: str = "", **_: str) -> str:
+        return op.trust_issuer(Path(ca_file).read_bytes())
+
+    operator = CallableOperator({
+        "approve": lambda client_id="", **_: str(op.approve(client_id)),
+        "reject": lambda client_id="", **_: str(op.reject(client_id)),
+        "revoke": lambda client_id="", **_: str(op.revoke(client_id)),
+        "trust_issuer": trust_issuer,
+    })
+    root = x509.load_pem_x509_certificate(server.ca_file.read_bytes())
+    target = WfmUnderTest(base_url=server.base_url, server_name="localhost", operator=operator, timeout_s=10.0,
+                          configured_root=root, _server=server)
+    target.facts = {"wfm.base_url": server.base_url, "wfm.trust_policy": "allow-list (builtin)"}
+    return target

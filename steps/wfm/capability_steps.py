@@ -1,0 +1,58 @@
+"""Steps of capability_reporting.feature: create/update/delete, sample manifests, gateways, extensions."""
+
+from __future__ import annotations
+
+import re
+
+from pytest_bdd import parsers, when
+
+from margo_conformance.errors import HarnessError
+from margo_conformance.payloads import get_sample
+
+from .context import WfmScenario
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+GATEWAY_ID = "gw-hall2"
+CHILD_ID = f"{GATEWAY_ID}/press-42"
+
+
+@when("the device deletes its capabilities")
+def _(scenario: WfmScenario) -> None:
+    scenario.record(scenario.require_device().delete_capabilities(), "capabilities DELETE")
+
+
+@when(parsers.parse('the device reports the sample manifest "{name}"'))
+def _(scenario: WfmScenario, name: str) -> None:
+    try:
+        sample = get_sample(name)
+    except KeyError:
+        raise HarnessError(f"no sample payload named {name!r} in fixtures/payloads/index.yaml") from None
+    device = scenario.require_device()
+    document = sample.document
+    # The path carries the sample's own properties.id when that is a legal deviceId (CAP-20 keeps them
+    # equal); a sample whose id is broken or missing is sent under the device's own id.
+    props = document.get("properties") if isinstance(document, dict) else None
+    sample_id = props.get("id") if isinstance(props, dict) else None
+    path_id = sample_id if isinstance(sample_id, str) and DEVICE_ID.fullmatch(sample_id) else device.device_id
+    scenario.record(device.put_capabilities(path_id, document), f"capabilities PUT of sample {name}")
+
+
+@when("the device reports the gateway manifest")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()
+    gateway = {"apiVersion": "device.margo.org/v1alpha1", "kind": "DeviceCapabilitiesManifest",
+               "properties": {"id": GATEWAY_ID, "vendor": "Acme", "modelNumber": "GW-10", "serialNumber": "GW10-0042"}}
+    scenario.record(device.put_capabilities(GATEWAY_ID, gateway), "capabilities PUT of the gateway")
+
+
+@when("the device reports the child manifest of that gateway")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()
+    scenario.record(device.put_capabilities(CHILD_ID, device.manifest(CHILD_ID)), "capabilities PUT of the child")
+
+
+@when("the device reports a manifest whose properties.id differs from the path deviceId")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()
+    manifest = device.manifest("some-other-device")
+    scenario.record(device.put_capabilities(device.device_id, manifest), "capabilities PUT, properties.id mismatch")

@@ -1,0 +1,96 @@
+"""Steps every WFM-role feature uses: knowing the root CA, onboarding, status and error-body checks.
+
+Set-up steps (Given) are tolerant on purpose: they need a clientId, not a perfect answer, so a defect
+in one requirement does not break every scenario that merely onboards first. Judging is done only in
+Then steps, through the judge, with the requirement ID from the step text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytest_bdd import given, parsers, then
+
+from margo_conformance.checks import wfm as checks
+from margo_conformance.device.simulated import SimulatedDevice
+from margo_conformance.errors import HarnessError
+from margo_conformance.pki import KeyType
+from margo_conformance.verdict import Judge
+
+from .context import WfmScenario
+
+#: "(SIG-10)", "(CAP-08, advisory)", "(ONB-12, informational)": requirement and how a failure counts.
+REQ = re.compile(r"(?P<req>[A-Z]+-\d+)(?:, (?P<mode>advisory|informational))?")
+MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
+
+
+def requirement(text: str) -> tuple[str, str | None]:
+    m = REQ.fullmatch(text.strip())
+    if m is None:
+        raise HarnessError(f"step names no requirement in the form (ID) or (ID, advisory): {text!r}")
+    return m["req"], MODE_LEVEL[m["mode"]]
+
+
+def new_device(scenario: WfmScenario, *, key_type: str = "p256", algorithm: str | None = None,
+               name: str = "sim-device-1") -> SimulatedDevice:
+    return SimulatedDevice(scenario.wfm.base_url, scenario.wfm.client_context(), device_ca=scenario.device_ca,
+                           key_type=KeyType(key_type), algorithm=algorithm, device_id=name,
+                           timeout=scenario.wfm.timeout_s)
+
+
+def onboard_for_setup(scenario: WfmScenario, device: SimulatedDevice, what: str) -> str:
+    """Onboard as a precondition: any 2xx with a clientId will do (ONB-07 is judged elsewhere)."""
+    exchange = scenario.record(device.onboard(), f"onboarding ({what})")
+    status = exchange.response.status if exchange.response is not None else None
+    client_id = checks.client_id_of(exchange)
+    if status is None or not 200 <= status < 300 or client_id is None:
+        raise HarnessError(f"precondition: onboarding ({what}) did not give a clientId "
+                           f"(status {status}, body {exchange.response.body[:200] if exchange.response else b''!r})")
+    device.client_id = client_id
+    return client_id
+
+
+@given("the device knows the WFM root CA")
+def _(scenario: WfmScenario) -> None:
+    scenario.device = new_device(scenario)
+
+
+@given("the device is onboarded")
+def _(scenario: WfmScenario) -> None:
+    onboard_for_setup(scenario, scenario.require_device(), "set-up")
+
+
+@given("a second device with another certificate onboards")
+def _(scenario: WfmScenario) -> None:
+    second = new_device(scenario, name="sim-device-2")
+    onboard_for_setup(scenario, second, "second device")
+    scenario.others["second"] = second
+
+
+@given(parsers.parse("a device with a {key_type} key onboards"))
+def _(scenario: WfmScenario, key_type: str) -> None:
+    device = new_device(scenario, key_type=key_type, name=f"sim-{key_type}")
+    onboard_for_setup(scenario, device, f"{key_type} device")
+    scenario.others["keyed"] = device
+
+
+@then(parsers.parse("the WFM answers {status:d} ({req})"))
+def _(scenario: WfmScenario, judge: Judge, status: int, req: str) -> None:
+    req_id, level = requirement(req)
+    judge(checks.status_is(scenario.last, status).bound_to(req_id, level=level))
+
+
+@then(parsers.parse("the response is JSON of type \"{schema}\" ({req})"))
+def _(scenario: WfmScenario, judge: Judge, schema: str, req: str) -> None:
+    req_id, level = requirement(req)
+    judge(checks.json_matches(scenario.last, schema).bound_to(req_id, level=level))
+
+
+@then("the error body is problem details or an error object (ERR-01)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.error_body_is_known_family(scenario.last))
+
+
+@then("the problem type is the Margo type for the status (ERR-02, advisory)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.problem_type_fits(scenario.last))

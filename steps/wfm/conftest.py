@@ -1,0 +1,43 @@
+"""WFM-role fixtures: the WFM under test for the whole run, a fresh scenario context per scenario.
+
+Step definitions live in the ``*_steps.py`` modules beside this file, one per feature area; they are
+imported here so that pytest-bdd sees them for every feature of the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from margo_conformance.pki import TestCA
+from margo_conformance.pytest_plugin import RunState
+from margo_conformance.sut_wfm import WfmUnderTest, open_wfm_under_test
+
+from .capability_steps import *  # noqa: F401,F403
+from .common_steps import *  # noqa: F401,F403
+from .context import WfmScenario
+from .onboarding_steps import *  # noqa: F401,F403
+from .signing_steps import *  # noqa: F401,F403
+from .trust_steps import *  # noqa: F401,F403
+
+
+@pytest.fixture(scope="session")
+def device_ca() -> TestCA:
+    """The simulated devices' manufacturer CA (the issuer a WFM may be told to trust, CERT-12)."""
+    return TestCA("Margo Conformance simulated device manufacturer CA")
+
+
+@pytest.fixture(scope="session")
+def wfm(run: RunState, device_ca: TestCA) -> Iterator[WfmUnderTest]:
+    target = open_wfm_under_test(run.sut, device_ca)
+    run.facts.update(target.facts)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture
+def scenario(wfm: WfmUnderTest, device_ca: TestCA) -> WfmScenario:
+    return WfmScenario(wfm=wfm, device_ca=device_ca)

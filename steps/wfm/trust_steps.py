@@ -1,0 +1,121 @@
+"""Steps of trust_establishment.feature: the Certificate API and what the TLS layer offers a device."""
+
+from __future__ import annotations
+
+import ssl
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.checks import wfm as checks
+from margo_conformance.device.simulated import SimulatedDevice
+from margo_conformance.errors import HarnessError
+from margo_conformance.tlsprobe import probe
+from margo_conformance.verdict import Judge, Verdict
+
+from .common_steps import requirement
+from .context import WfmScenario
+
+
+def _observer_device(scenario: WfmScenario) -> SimulatedDevice:
+    """A device that reads the Certificate API without trusting anything yet (evidence, not trust)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return SimulatedDevice(scenario.wfm.base_url, ctx, device_ca=scenario.device_ca, timeout=scenario.wfm.timeout_s)
+
+
+@when("the device requests the root CA certificate without signing the request")
+def _(scenario: WfmScenario) -> None:
+    scenario.record(_observer_device(scenario).get_root_ca(), "GET root CA (unsigned)")
+
+
+@given("the device has downloaded the root CA from the Certificate API")
+def _(scenario: WfmScenario) -> None:
+    exchange = scenario.record(_observer_device(scenario).get_root_ca(), "GET root CA (unsigned)")
+    root = checks.root_certificate(checks.certificate_value(exchange))
+    if root is None:
+        raise HarnessError("the Certificate API gave no decodable root CA, so TLS-06 cannot be judged "
+                           "(CERT-04 says why)")
+    scenario.downloaded_root = root
+
+
+def _probe(scenario: WfmScenario, name: str, **kwargs: object) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    root = scenario.downloaded_root or scenario.wfm.root_ca()
+    cadata = root.public_bytes(serialization.Encoding.PEM).decode()
+    result = probe(scenario.wfm.host, scenario.wfm.port, server_name=scenario.wfm.server_name, cadata=cadata,
+                   timeout_s=scenario.wfm.timeout_s, **kwargs)  # type: ignore[arg-type]
+    scenario.record_probe(result, name)
+
+
+@when("the device opens a TLS connection that trusts only that root CA and checks the host name")
+def _(scenario: WfmScenario) -> None:
+    _probe(scenario, "TLS handshake (root CA only, host name checked)")
+
+
+@when(parsers.parse("the device opens a TLS connection limited to TLS {version}"))
+def _(scenario: WfmScenario, version: str) -> None:
+    _probe(scenario, f"TLS handshake (TLS {version} only)", min_version=version, max_version=version)
+
+
+@when("the device opens a TLS connection without a client certificate")
+def _(scenario: WfmScenario) -> None:
+    _probe(scenario, "TLS handshake (no client certificate)")
+
+
+@when("the device requests the root CA certificate over a connection that offers only HTTP/1.1")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()  # its context offers ALPN http/1.1 only
+    scenario.record(device.get_root_ca(), "GET root CA over HTTP/1.1")
+
+
+@then(parsers.parse("the TLS handshake succeeds ({req})"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    req_id, level = requirement(req)
+    judge(checks.handshake_succeeded(scenario.require_probe(), "TLS handshake").bound_to(req_id, level=level))
+
+
+@then(parsers.parse("the TLS handshake is refused ({req})"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    req_id, level = requirement(req)
+    judge(checks.handshake_refused(scenario.require_probe(), "TLS 1.2 handshake").bound_to(
+        req_id, interpretations=["Q-08"], level=level))
+
+
+@then("the WFM did not request a client certificate (TLS-05)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.no_client_certificate_requested(scenario.require_probe()))
+
+
+@then("the response came over HTTP/1.1 (GEN-02)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.spoke_http11(scenario.last))
+
+
+@then("the certificate value is strict base64 without line breaks (CERT-04)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.strict_base64(checks.certificate_value(scenario.last)))
+
+
+@then("the certificate value decodes to exactly one X.509 certificate, in PEM or DER form (CERT-04)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.decodes_to_one_certificate(checks.certificate_value(scenario.last)))
+
+
+@then("the returned certificate is a CA certificate (CERT-05)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(checks.is_ca_certificate(checks.root_certificate(checks.certificate_value(scenario.last))))
+
+
+@then("the returned certificate is self-signed (CERT-05, advisory)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    verdict = checks.is_self_signed(checks.root_certificate(checks.certificate_value(scenario.last)))
+    judge(verdict.bound_to(level="SHOULD"))
+
+
+
+@then("the WFM's base URL uses port 443 (GEN-03, advisory)")
+def _(scenario: WfmScenario, judge: Judge) -> None:
+    judge(Verdict.of(scenario.wfm.port == 443, "port of the WFM base URL", expected=443, observed=scenario.wfm.port,
+                     base_url=scenario.wfm.base_url).bound_to("GEN-03", level="SHOULD"))
