@@ -28,6 +28,7 @@ from .digest import (
     content_digest,
     parse_content_digest,
 )
+from .keyfile import load_verification_key
 from .rawhttp import parse_raw_request
 from .sign import Fault, SignedRequest, margo_components, sign_request
 from .verify import (
@@ -66,6 +67,7 @@ __all__ = [
     "default_algorithm",
     "diagnose",
     "keyid_for",
+    "load_verification_key",
     "margo_components",
     "parse_content_digest",
     "parse_raw_request",
