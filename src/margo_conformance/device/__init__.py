@@ -17,7 +17,7 @@ from __future__ import annotations
 from .bodies import BodyForm
 from .client import DeviceClient, DeviceConfig, RetryPolicy, RunResult, WfmRefused
 from .simulated import SimulatedDevice
-from .wire import Signer, Wire, WfmNotTrusted, WfmTimeout, WfmUnreachable
+from .wire import Signer, WfmNotTrusted, WfmTimeout, WfmTlsFailed, WfmUnreachable, Wire
 
 __all__ = ["BodyForm", "DeviceClient", "DeviceConfig", "RetryPolicy", "RunResult", "Signer", "SimulatedDevice",
-           "WfmNotTrusted", "WfmRefused", "WfmTimeout", "WfmUnreachable", "Wire"]
+           "WfmNotTrusted", "WfmRefused", "WfmTimeout", "WfmTlsFailed", "WfmUnreachable", "Wire"]

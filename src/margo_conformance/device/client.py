@@ -31,7 +31,7 @@ from .bodies import json_bytes
 from .defects import Behaviour, behaviour_for
 from .identity import DeviceState, StateDir
 from .trust import bootstrap_context, client_context, decode_downloaded_root, load_ca_file
-from .wire import Signer, Wire, WfmNotTrusted, WfmTimeout, WfmUnreachable
+from .wire import Signer, WfmNotTrusted, WfmTimeout, WfmTlsFailed, WfmUnreachable, Wire
 
 log = logging.getLogger("margo_conformance.device")
 
@@ -270,11 +270,11 @@ class DeviceClient:
         return root
 
     # -- onboarding ---------------------------------------------------------------------------------
-    def _signer(self, *, onboarded: bool) -> Signer | None:
+    def _signer(self, *, onboarded: bool) -> Signer:
         assert self.identity is not None
         b = self.behaviour
-        if not onboarded and not b.sign_onboarding:
-            return None
+        if not onboarded and not b.sign_onboarding:  # the core's UNSIGNED keeps Content-Digest: one thing missing
+            return Signer(self.identity.key, algorithm=self.algorithm).with_fault("unsigned")
         fault = b.signature_fault_after_onboarding if onboarded and b.signature_fault_after_onboarding else b.signature_fault
         fault_key = generate_key(key_type_of(self.identity.key)) if fault == "wrong-key" else None
         return Signer(self.identity.key, algorithm=self.algorithm, created_offset_s=b.created_offset_s).with_fault(
@@ -373,7 +373,7 @@ class DeviceClient:
             last = attempt == policy.attempts - 1
             try:
                 exchange = wire.send(method, path, body, signer=signer, note=what)
-            except WfmNotTrusted as exc:
+            except (WfmNotTrusted, WfmTlsFailed) as exc:  # retrying would not change the handshake
                 self.exchanges.append(exc.exchange)
                 raise
             except (WfmUnreachable, WfmTimeout) as exc:

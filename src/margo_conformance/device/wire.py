@@ -38,6 +38,10 @@ class WfmNotTrusted(WfmUnreachable):
     """The server's certificate did not verify against the trust anchor (chain, dates or host name)."""
 
 
+class WfmTlsFailed(WfmUnreachable):
+    """The TLS handshake failed for another reason (no common protocol version or cipher, an alert)."""
+
+
 class WfmTimeout(SutTimeout):
     """Connected, but no answer before the timeout."""
 
@@ -177,7 +181,7 @@ class Wire:
             if isinstance(cause, ssl.SSLError):
                 exchange.tls = TlsFacts(error=f"{cause.reason or cause}")
                 exchange.error = f"TLS handshake failed: {cause.reason or cause}"
-                raise WfmUnreachable(f"{request.url}: {exchange.error}", exchange) from None
+                raise WfmTlsFailed(f"{request.url}: {exchange.error}", exchange) from None
             exchange.error = f"{type(exc).__name__}: {cause or exc}"
             raise WfmUnreachable(f"{request.method} {request.url}: {exchange.error}", exchange) from None
         exchange.elapsed_s = time.monotonic() - start
