@@ -155,7 +155,8 @@ def raw_exchange(wfm: WfmServer, data: bytes, *, timeout: float = 10.0) -> RawRe
     with socket.create_connection(("127.0.0.1", wfm.port), timeout=timeout) as tcp:
         with ctx.wrap_socket(tcp, server_hostname="127.0.0.1") as tls:
             tls.sendall(data)
-            response = http.client.HTTPResponse(tls)
+            method = data.split(b" ", 1)[0].decode("latin-1")
+            response = http.client.HTTPResponse(tls, method=method)
             response.begin()
             body = response.read()
             return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, body)

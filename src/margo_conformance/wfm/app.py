@@ -148,25 +148,42 @@ def build_starlette(svc: WfmService) -> Starlette:
 
 # ---------------------------------------------------------------------------------------------- front layer
 class _Capture:
-    """Collects what the inner app sends (status, headers, body) and optionally forwards it."""
+    """Collects what the inner app sends (status, headers, body) and optionally forwards it.
 
-    def __init__(self, send: Send | None) -> None:
+    The response head is held back until the first body message, and ``before_last`` runs before the last
+    one is forwarded: once the client holds the complete answer (even a body-less 201, complete with its
+    head), the observation is already in the log."""
+
+    def __init__(self, send: Send | None, before_last: Callable[[], None] | None = None) -> None:
         self._send = send
+        self._before_last = before_last
+        self._held: Message | None = None
+        self.forwarded = False
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
-        self.messages: list[Message] = []
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
+            self._held = message
+            return
+        if message["type"] == "http.response.body":
             self.body += message.get("body", b"")
-        if self._send is not None:
-            await self._send(message)
-        else:
-            self.messages.append(message)
+            if not message.get("more_body", False) and self._before_last is not None:
+                self._before_last()
+        if self._send is None:
+            return
+        self.forwarded = True
+        if self._held is not None:
+            held, self._held = self._held, None
+            await self._send(held)
+        await self._send(message)
+
+    def reset(self) -> None:
+        """Forget a response that was never forwarded (the app failed half-way)."""
+        self._held, self.status, self.headers, self.body = None, None, [], bytearray()
 
     def header(self, name: bytes) -> str | None:
         for key, value in self.headers:
@@ -190,8 +207,16 @@ class FrontLayer:
         conn: ConnectionInfo | None = (scope.get("extensions") or {}).get(CONNECTION_EXTENSION)
         ctx = self._context(scope, conn)
         started = time.monotonic()
-        capture = _Capture(send)
         fault_name: str | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self._record(ctx, conn, capture, fault_name, time.monotonic() - started)
+
+        capture = _Capture(send, record)
         try:
             rejection = await self._read_body(ctx, scope, receive)
             fault = self.svc.faults.take(ctx.route) if self.svc.faults is not None and rejection is None else None
@@ -203,7 +228,7 @@ class FrontLayer:
                 ctx.check = rejection.check
                 await problem_response(rejection, ctx)(scope, receive, capture)
             elif fault is not None and fault.action in ("drop", "close-mid-response"):
-                capture = _Capture(None)
+                capture = _Capture(None)  # recorded after the connection is broken
                 await self._call_app(scope, ctx, capture)
                 await self._break_connection(fault.action, capture, conn, send)
             else:
@@ -211,13 +236,14 @@ class FrontLayer:
                     await asyncio.sleep(fault.seconds)
                 await self._call_app(scope, ctx, capture)
         except Exception as exc:  # our bug; never let uvicorn answer with its text/plain 500
-            if capture.status is None:
+            if not capture.forwarded:
+                capture.reset()
                 rejection = _internal_error(ctx, exc)
                 await problem_response(rejection, ctx)(scope, receive, capture)
             else:
                 log.error("WFM failed after answering %s %s", ctx.method, ctx.target, exc_info=exc)
         finally:
-            self._record(ctx, conn, capture, fault_name, time.monotonic() - started)
+            record()
 
     # ---- request
     def _context(self, scope: Scope, conn: ConnectionInfo | None) -> RequestContext:

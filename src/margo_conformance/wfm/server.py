@@ -59,7 +59,8 @@ _START_TIMEOUT_S = 15.0
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto says TCP
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -265,6 +266,7 @@ class WfmServer:
 
     async def _serve(self, sock: socket.socket, admin_sock: socket.socket) -> None:
         common: dict[str, Any] = dict(lifespan="off", log_config=None, access_log=False, server_header=False,
+                                      proxy_headers=False,
                                       date_header=True, timeout_graceful_shutdown=3, timeout_keep_alive=30)
         main = uvicorn.Server(uvicorn.Config(build_app(self.service), http=self.listener.protocol_factory,
                                              **common))

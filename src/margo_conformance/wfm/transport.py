@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import ssl
 import threading
 import time
@@ -137,6 +138,12 @@ class _ObservedSSLProtocol(sslproto.SSLProtocol):
         self._margo_info = info
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # no Nagle: the response head and body are separate TLS records
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         peer = transport.get_extra_info("peername")
         if peer:
             self._margo_info.peer = f"{peer[0]}:{peer[1]}"
