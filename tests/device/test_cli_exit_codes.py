@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from margo_conformance.cli import app
+from margo_conformance.pki import KeyType, TestCA, cached_key
 
 from .conftest import settled
 
@@ -71,17 +72,27 @@ def test_exit_2_for_an_invalid_capabilities_file(wfm, tmp_path: Path) -> None:
 CLI = [sys.executable, "-m", "margo_conformance.cli"]
 
 
-@pytest.fixture
-def standalone_wfm(tmp_path: Path):
-    """`margo-conformance wfm serve` on 127.0.0.1 with a free port; yields (base_url, ca_file, data_dir)."""
-    data = tmp_path / "wfm"
+@pytest.fixture(scope="module")
+def vendor_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestCA, Path]:
+    """A device vendor's CA, allow-listed at the standalone WFM."""
+    ca = TestCA("Device vendor CA (allow-listed)")
+    return ca, ca.write_cert_pem(tmp_path_factory.mktemp("vendor") / "vendor-ca.pem")
+
+
+@pytest.fixture(scope="module")
+def standalone_wfm(tmp_path_factory: pytest.TempPathFactory, vendor_ca):
+    """`margo-conformance wfm serve` on 127.0.0.1 with a free port, trusting the vendor CA only
+    (allow-list); yields (base_url, ca_file, data_dir) once it listens, and terminates it afterwards."""
+    data = tmp_path_factory.mktemp("wfm")
     proc = subprocess.Popen([*CLI, "wfm", "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data),
-                             "--trust", "allow-list"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--trust", "allow-list", "--trust-issuer", str(vendor_ca[1])],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
         admin = data / "admin.json"
         while not admin.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 raise AssertionError(f"wfm serve did not start: {proc.communicate(timeout=5)[0]}")
             time.sleep(0.05)
         info = json.loads(admin.read_text())
@@ -95,17 +106,35 @@ def standalone_wfm(tmp_path: Path):
             proc.wait(timeout=5)
 
 
-def _device(base_url: str, ca_file: Path, state: Path) -> subprocess.CompletedProcess[str]:
+def _device(base_url: str, ca_file: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, "device", "run", "--wfm-url", base_url, "--ca-file", str(ca_file),
-                           "--state-dir", str(state), "--timeout", "5"],
+                           "--state-dir", str(state), "--timeout", "5", *extra],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm, key_type", [
+    ("ecdsa-p256-sha256", KeyType.P256), ("ecdsa-p384-sha384", KeyType.P384),
+    ("rsa-v1_5-sha256", KeyType.RSA2048), ("rsa-pss-sha256", KeyType.RSA2048)])
+def test_standalone_each_margo_algorithm(standalone_wfm, vendor_ca, tmp_path: Path, algorithm: str,
+                                         key_type: KeyType) -> None:
+    base_url, ca_file, _ = standalone_wfm
+    issued = vendor_ca[0].issue_client_cert(f"dev-{key_type.value}", key=cached_key(key_type, "standalone"))
+    cert_file, key_file = issued.write_files(tmp_path, "device")
+    done = _device(base_url, ca_file, tmp_path / "state", "--cert-file", str(cert_file), "--key-file",
+                   str(key_file), "--alg", algorithm)
+    assert done.returncode == 0, done.stderr
+    assert f"signed {algorithm})" in done.stderr and "report: capability report for" in done.stderr
+    again = _device(base_url, ca_file, tmp_path / "state", "--alg", algorithm)  # restart: the state is enough
+    assert again.returncode == 0, again.stderr
+    assert "onboarding: skipped" in again.stderr and "accepted with 200" in again.stderr
 
 
 @pytest.mark.slow
 def test_standalone_refusal_then_success_after_the_operator_trusts_the_issuer(standalone_wfm, tmp_path: Path) -> None:
     base_url, ca_file, data = standalone_wfm
     state = tmp_path / "device"
-    refused = _device(base_url, ca_file, state)  # allow-list: the device's manufacturer CA is unknown
+    refused = _device(base_url, ca_file, state)  # allow-list: the device's own manufacturer CA is unknown
     assert refused.returncode == 1, refused.stderr
     assert "403 certificate-not-trusted" in refused.stderr and "Traceback" not in refused.stderr
     trust = subprocess.run([*CLI, "wfm", "trust-issuer", str(state / "issuer-ca.pem"), "--data-dir", str(data)],
@@ -118,3 +147,14 @@ def test_standalone_refusal_then_success_after_the_operator_trusts_the_issuer(st
                             text=True, timeout=30)
     client_id = done.stdout.split("clientId ")[1].split(";")[0]
     assert client_id in {c["clientId"] for c in json.loads(listed.stdout)}
+
+
+def test_evidence_file_holds_every_exchange_without_keys(wfm, tmp_path: Path) -> None:
+    path = tmp_path / "evidence.json"
+    code, out = _run(wfm, tmp_path, "--evidence", str(path))
+    assert code == 0, out
+    exchanges = json.loads(path.read_text())
+    assert [(e["request"]["method"], e["response"]["status"]) for e in exchanges] == [("POST", 201), ("PUT", 201)]
+    assert all(e["signature_base_sent"].startswith('"@method": ') and e["tls"]["version"] == "TLSv1.3"
+               for e in exchanges)
+    assert "PRIVATE KEY" not in path.read_text()

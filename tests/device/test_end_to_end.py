@@ -146,3 +146,72 @@ def test_a_path_prefix_in_the_base_url_is_kept_and_signed(tmp_path) -> None:
     assert result.reported
     assert [o.request.target.split("/api/v1/")[0] for o in observed] == ["/v1alpha2/margo"] * 2
     assert all(o.verification.valid for o in observed)
+
+
+def test_a_timeout_is_retried(run_device, wfm) -> None:
+    wfm.faults.delay(1.5, route="capabilities")
+    out = run_device(timeout_s=0.5)
+    assert out.error is None, out.error
+    assert len(out.route("capabilities")) == 2  # the WFM answers the delayed one late: log order is by completion
+    first, second = sorted(out.route("capabilities"), key=lambda o: o.started_at)
+    assert first.fault == "delay" and second.fault is None and second.status in (200, 201)
+    assert second.started_at - first.started_at >= 0.5  # the first attempt waited its timeout out
+
+
+def test_persistent_503_gives_up_after_the_attempts_and_says_so(run_device, wfm) -> None:
+    from margo_conformance.errors import SutUnreachable
+
+    wfm.faults.unavailable(retry_after=0, count=None, route="onboarding")
+    out = run_device()
+    assert isinstance(out.error, SutUnreachable) and "still answered 503 after 3 attempt(s)" in str(out.error)
+    assert [o.status for o in out.http] == [503, 503, 503]
+
+
+def test_a_retry_after_beyond_the_limit_ends_the_attempt(run_device, wfm) -> None:
+    from margo_conformance.device import RetryPolicy
+    from margo_conformance.errors import SutUnreachable
+
+    wfm.faults.unavailable(retry_after=120, route="onboarding")
+    out = run_device(retry=RetryPolicy(attempts=3, max_retry_after_s=10))
+    assert isinstance(out.error, SutUnreachable) and "Retry-After 120 s is beyond the limit" in str(out.error)
+    assert [o.status for o in out.http] == [503]  # did not retry early
+
+
+def test_identity_from_files(run_device, tmp_path) -> None:
+    import stat
+
+    vendor = TestCA("Device vendor CA")
+    issued = vendor.issue_client_cert("line3-ipc-07")
+    cert_file, key_file = issued.write_files(tmp_path, "device")
+    out = run_device(cert_file=cert_file, key_file=key_file)
+    assert out.error is None, out.error
+    onboarding = out.route("onboarding")[0]
+    assert json.loads(onboarding.request.body)["certificate"] == issued.b64_der()
+    assert out.result.reported == ["line3-ipc-07"]  # deviceId from the certificate's common name
+    assert stat.S_IMODE((tmp_path / "state" / "key.pem").stat().st_mode) == 0o600
+
+
+def test_non_201_success_is_accepted_with_a_warning(tmp_path, caplog) -> None:
+    from margo_conformance.device import DeviceClient, DeviceConfig
+    from margo_conformance.wfm import WfmConfig, WfmServer
+
+    with WfmServer(WfmConfig(observe=True, defects=frozenset({"onboarding-200"}))) as wfm:
+        with caplog.at_level("WARNING", logger="margo_conformance.device"):
+            result = DeviceClient(DeviceConfig(wfm_url=wfm.base_url, ca_file=wfm.ca_file,
+                                               state_dir=tmp_path / "s", timeout_s=5.0)).run()
+    assert result.reported and result.onboarded_now
+    assert "answered 200 where the spec defines 201 Created (ONB-07)" in caplog.text
+
+
+def test_retry_after_forms() -> None:
+    from email.utils import formatdate
+
+    from margo_conformance.device.client import RetryPolicy, retry_after_s
+
+    now = 1_800_000_000.0
+    assert retry_after_s("5", now) == 5.0
+    assert retry_after_s(formatdate(now + 30, usegmt=True), now) == 30.0
+    assert retry_after_s(formatdate(now - 30, usegmt=True), now) == 0.0
+    assert retry_after_s("soon", now) is None and retry_after_s(None, now) is None
+    policy = RetryPolicy(base_delay_s=0.5, max_delay_s=3.0)
+    assert [policy.backoff(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]

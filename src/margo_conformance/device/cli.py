@@ -7,6 +7,7 @@ be reached or its certificate was not trusted. Expected failures print one line,
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError, HarnessError, SutTimeout, SutUnreachable
+from ..evidence import Exchange
 from .client import DeviceClient, DeviceConfig, RetryPolicy, WfmRefused
 
 app = typer.Typer(help="The reference device client (WFM client of a Margo device).", no_args_is_help=True,
@@ -49,6 +51,14 @@ def _setup_logging(quiet: bool) -> None:
     logger.propagate = False
 
 
+def _write_evidence(path: Path, exchanges: list[Exchange]) -> None:
+    """The exchanges as JSON (``Exchange.to_dict``: bodies as redacted text, never a private key)."""
+    try:
+        path.write_text(json.dumps([e.to_dict() for e in exchanges], indent=2, default=str) + "\n", encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"warning: could not write the evidence file {path}: {exc}", err=True)
+
+
 @app.command("run")
 def run(
     wfm_url: str = typer.Option(..., "--wfm-url", help="WFM base URL: https://host:port, optionally with a path prefix before /api/v1"),
@@ -69,6 +79,8 @@ def run(
     timeout: float = typer.Option(10.0, "--timeout", help="seconds per network call"),
     retries: int = typer.Option(5, "--attempts", help="attempts per request (429/5xx/connection errors)"),
     quiet: bool = typer.Option(False, "--quiet", help="only warnings and the result line"),
+    evidence: Optional[Path] = typer.Option(
+        None, "--evidence", help="write every exchange (requests, answers, TLS facts, signature bases) as JSON"),
 ) -> None:
     """Onboard to a WFM and report capabilities, as a conformant device client (or a named defective one)."""
     _setup_logging(quiet)
@@ -80,7 +92,12 @@ def run(
             device_id=device_id, defects=tuple(defect), timeout_s=timeout,
             retry=RetryPolicy(attempts=max(1, retries)),
         )
-        result = DeviceClient(config).run()
+        client = DeviceClient(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        result = client.run()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -93,5 +110,8 @@ def run(
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
+    finally:
+        if evidence is not None:
+            _write_evidence(evidence, client.exchanges)
     done = "onboarded" if result.onboarded_now else "already onboarded"
     typer.echo(f"ok: {done} as clientId {result.client_id}; capabilities reported for {', '.join(result.reported)}")
