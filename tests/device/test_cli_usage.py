@@ -38,6 +38,8 @@ def _closed_port() -> int:
     (["--alg", "rsa-pss-sha256"], "cannot sign with a p256 key"),  # algorithm does not fit the key
     (["--key-type", "rsa2048", "--defect", "ecdsa-der"], "ecdsa-der applies to EC keys only"),
     (["--defect", "unsigned", "--defect", "digest-wrong"], "both change the request signature"),
+    (["--device-id", "bad id"], "is not a deviceId"),
+    (["--gateway-children", "0"], "positive count"),
 ])
 def test_bad_usage_exits_2(tmp_path: Path, ca_file: Path, args: list[str], message: str) -> None:
     code, out = _run("--wfm-url", "https://127.0.0.1:1", "--ca-file", str(ca_file),

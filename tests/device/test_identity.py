@@ -44,3 +44,12 @@ def test_state_round_trip(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(ConfigError, match="state file"):
         sd.load_state()
+
+
+def test_device_id_comes_from_a_usable_common_name_else_from_the_key() -> None:
+    from margo_conformance.device.client import _device_id_from
+
+    ca = TestCA()
+    assert _device_id_from(ca.issue_client_cert("line3-ipc-07")) == "line3-ipc-07"
+    odd = ca.issue_client_cert("Line 3 IPC #7")
+    assert _device_id_from(odd) == f"margo-ref-{odd.spki_sha256_hex()[:12]}"

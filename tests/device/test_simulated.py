@@ -241,3 +241,23 @@ def test_untrusted_server_raises_with_the_exchange(wfm, sim) -> None:
         sim.get_root_ca()
     assert info.value.exchange.tls.error.startswith("certificate verify failed")
     assert [o.kind for o in settled(wfm, mark, 1)] == ["tls-failure"]
+
+
+def test_gateway_then_child_and_delete(wfm, onboarded) -> None:
+    _, gw = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw1", onboarded.manifest("gw1", identity_only=True)))
+    assert gw.status == 201 and set(json.loads(gw.request.body)["properties"]) == {"id", "vendor", "modelNumber",
+                                                                                  "serialNumber"}
+    _, child = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw1/a"))
+    assert child.status == 201 and child.request.target.endswith("/capabilities/gw1/a")
+    _, orphan = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw9/a"))
+    assert orphan.status == 404  # CAP-13: the parent was never reported
+    _, gone = _observe(wfm, onboarded, lambda: onboarded.delete_capabilities("gw1/a"))
+    assert gone.status == 204
+
+
+def test_ed25519_extra_algorithm(wfm) -> None:
+    with SimulatedDevice(wfm.base_url, client_context(wfm.identity.root), key_type=KeyType.ED25519) as sim:
+        _, onboarding = _observe(wfm, sim, sim.onboard)
+        _, report = _observe(wfm, sim, sim.put_capabilities)
+    assert onboarding.verification.algorithm == "ed25519"
+    assert (onboarding.status, report.status) == (201, 201)

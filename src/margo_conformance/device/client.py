@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,16 @@ def retry_after_s(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")  # CAP-10
+
+
+def _device_id_from(identity: IssuedCert) -> str:
+    """The certificate's common name when it is a valid deviceId (CAP-10), else one derived from the key."""
+    names = identity.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    cn = str(names[0].value) if names else ""
+    return cn if _DEVICE_ID.match(cn) else f"margo-ref-{identity.spki_sha256_hex()[:12]}"
+
+
 def check_signing(key: PrivateKey, algorithm: str | None, behaviour: Behaviour) -> str:
     """The algorithm to use with ``key``; a dry run through the core signer proves that it (and the
     fault of a signature defect) fits the key, else ConfigError."""
@@ -131,8 +142,13 @@ class DeviceConfig:
             raise ConfigError(f"--cert-form must be der or pem, not {self.cert_form!r}")
         if self.algorithm is not None and self.algorithm not in MARGO_ALGORITHMS:
             raise ConfigError(f"--alg must be one of {', '.join(MARGO_ALGORITHMS)}, not {self.algorithm!r}")
+        if self.device_id is not None and not _DEVICE_ID.match(self.device_id):
+            raise ConfigError(f"--device-id {self.device_id!r} is not a deviceId (RFC 3986 unreserved characters, "
+                              "'/' between gateway levels; CAP-10)")
         if self.timeout_s <= 0:
             raise ConfigError("--timeout must be positive")
+        if isinstance(self.gateway_children, int) and self.gateway_children < 1:
+            raise ConfigError("--gateway-children needs a positive count or a JSON file")
         if isinstance(self.gateway_children, Path) and not self.gateway_children.is_file():
             raise ConfigError(f"--gateway-children: file not found: {self.gateway_children}")
         behaviour = behaviour_for(self.defects)
@@ -228,9 +244,9 @@ class DeviceClient:
             identity = sd.create_identity(self.config.key_type, self.config.device_id)
             log.info("identity: generated a %s key and a certificate (%s) in %s", self.config.key_type,
                      identity.cert.subject.rfc4514_string(), sd.path)
-        if self.state.device_id is None:
-            self.state.device_id = self.config.device_id or identity.cert.subject.get_attributes_for_oid(
-                x509.NameOID.COMMON_NAME)[0].value or f"margo-ref-{identity.spki_sha256_hex()[:12]}"
+        wanted = self.config.device_id or self.state.device_id or _device_id_from(identity)
+        if wanted != self.state.device_id:
+            self.state.device_id = wanted
             self.state_dir.save_state(self.state)
         return identity
 

@@ -87,8 +87,10 @@ class SimulatedDevice:
         """A well-formed clientId no WFM issued (SIG-14: expect 404)."""
         return f"unknown-{secrets.token_hex(8)}"
 
-    def manifest(self, device_id: str | None = None, **properties: Any) -> dict[str, Any]:
-        """A valid hosting-device manifest whose ``properties.id`` equals ``device_id`` (CAP-20)."""
+    def manifest(self, device_id: str | None = None, *, identity_only: bool = False,
+                 **properties: Any) -> dict[str, Any]:
+        """A valid manifest whose ``properties.id`` equals ``device_id`` (CAP-20): a hosting device, or with
+        ``identity_only`` a see-thru gateway that hosts nothing (CAP-12); ``properties`` override members."""
         device_id = device_id or self.device_id
         doc: dict[str, Any] = {
             "apiVersion": mf.API_VERSION, "kind": mf.KIND,
@@ -100,6 +102,8 @@ class SimulatedDevice:
                 "supportedRuntimes": ["oci"], "supportedDeploymentTypes": ["compose"],
             },
         }
+        if identity_only:
+            doc = mf.gateway_identity(doc)
         doc["properties"].update(properties)
         return doc
 
