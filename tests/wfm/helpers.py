@@ -150,11 +150,15 @@ def raw_exchange(wfm: WfmServer, data: bytes, *, timeout: float = 10.0) -> RawRe
     """Send exact bytes over a fresh TLS connection (no client-side normalisation) and read one response."""
     import http.client
     import socket
+    import ssl
 
     ctx = wfm.client_ssl_context()
     with socket.create_connection(("127.0.0.1", wfm.port), timeout=timeout) as tcp:
         with ctx.wrap_socket(tcp, server_hostname="127.0.0.1") as tls:
-            tls.sendall(data)
+            try:
+                tls.sendall(data)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                pass  # the server answered (e.g. 413) and closed before reading everything: read the answer
             method = data.split(b" ", 1)[0].decode("latin-1")
             response = http.client.HTTPResponse(tls, method=method)
             response.begin()

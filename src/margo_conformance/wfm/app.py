@@ -51,6 +51,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 CTX_KEY = "margo.ctx"
 _CLOSE_WAIT_S = 1.0
+#: A body declared larger than the limit but below this is drained (keep-alive), above it the connection closes.
+_DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 def route_of(api_path: str) -> str | None:
@@ -276,8 +278,11 @@ class FrontLayer:
         limit = self.svc.config.max_body_bytes
         declared = ctx.header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            # Up to _DRAIN_LIMIT the connection stays open and uvicorn discards the rest of the body, so the
+            # client reads the 413 instead of a reset; beyond it, closing is cheaper than reading.
+            close = [("connection", "close")] if int(declared) > _DRAIN_LIMIT else []
             return reject(413, None, f"Content-Length {declared} exceeds the limit of {limit} bytes", "body-size",
-                          headers=[("connection", "close")])
+                          headers=close)
         chunks: list[bytes] = []
         size = 0
         more = True
