@@ -598,3 +598,26 @@ def test_manifest_schema_is_exactly_the_profile_yaml() -> None:
     resolver = registry.resolver(base_uri=schemas.schema_id(MANIFEST))
     ours = _inline(schemas.load_schema(MANIFEST), lambda ref: resolver.lookup(ref).contents)
     assert ours == expected
+
+
+def test_no_schema_uses_a_format_whose_checker_the_package_keeps_out() -> None:
+    """margo_conformance/__init__.py keeps rfc3987_syntax (formats iri, iri-reference) out for start-up time."""
+    import json as _json
+
+    from margo_conformance.resources import SCHEMAS_DIR
+
+    used: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                used.add(node["format"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in SCHEMAS_DIR.rglob("*.json"):
+        walk(_json.loads(path.read_text()))
+    assert used and not used & {"iri", "iri-reference"}, used

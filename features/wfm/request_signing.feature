@@ -11,7 +11,7 @@ Feature: Request signing and content digests
   @req:SIG-09 @req:GEN-01 @req:GEN-06 @req:SIG-15 @level:MUST
   Scenario: A correctly signed capabilities report is accepted
     When the device reports its capabilities with a correctly signed request
-    Then the WFM answers 201 (SIG-09)
+    Then the WFM accepts the request (SIG-09)
 
   @req:SIG-12 @level:MUST @interpretation:Q-14
   Scenario Outline: A request without a complete signature is refused (<fault>)
@@ -48,7 +48,7 @@ Feature: Request signing and content digests
   @req:SIG-09 @req:SIG-10 @level:MUST
   Scenario Outline: A signature that does not verify is refused (<fault>)
     When the device reports its capabilities with the request fault "<fault>"
-    Then the WFM answers 401 (SIG-10)
+    Then the WFM answers 401 (SIG-09, SIG-10)
 
     Examples:
       | fault             |
@@ -59,7 +59,7 @@ Feature: Request signing and content digests
   @req:SIG-09 @req:SIG-10 @level:MUST @interpretation:Q-06
   Scenario: A DER-encoded ECDSA signature is refused
     When the device reports its capabilities with the request fault "ecdsa-der"
-    Then the WFM answers 401 (SIG-10)
+    Then the WFM answers 401 (SIG-09, SIG-10)
 
   @req:SIG-11 @level:MUST @interpretation:Q-14
   Scenario Outline: A signature created outside the replay window is refused (<fault>)
@@ -74,7 +74,7 @@ Feature: Request signing and content digests
   @req:SIG-11 @level:MUST
   Scenario: A signature created a little while ago is accepted
     When the device reports its capabilities with a request signed 30 seconds ago
-    Then the WFM answers 201 (SIG-11)
+    Then the WFM accepts the request (SIG-11)
 
   @req:ONB-14 @level:MUST
   Scenario: Another client's key on this client's URL is refused
@@ -97,7 +97,7 @@ Feature: Request signing and content digests
   Scenario Outline: The WFM verifies the Margo algorithm <algorithm>
     Given a device with a <key> key onboards
     When that device reports its capabilities signed with "<algorithm>"
-    Then the WFM answers 201 (SIG-07)
+    Then the WFM accepts the request (SIG-07)
 
     Examples:
       | key     | algorithm         |
@@ -110,7 +110,7 @@ Feature: Request signing and content digests
   Scenario Outline: Extra algorithm <algorithm> (informational)
     Given a device with a <key> key onboards
     When that device reports its capabilities signed with "<algorithm>"
-    Then the WFM answers 201 (SIG-07, informational)
+    Then the WFM accepts the request (SIG-07, informational)
 
     Examples:
       | key     | algorithm      |
@@ -120,7 +120,7 @@ Feature: Request signing and content digests
   @req:SIG-08 @level:MUST @interpretation:Q-02
   Scenario Outline: The keyid value does not matter (<keyid>)
     When the device reports its capabilities with the keyid <keyid>
-    Then the WFM answers 201 (SIG-08)
+    Then the WFM accepts the request (SIG-08)
 
     Examples:
       | keyid             |
@@ -131,7 +131,7 @@ Feature: Request signing and content digests
   @req:SIG-04 @level:MUST
   Scenario: Any signature label is accepted
     When the device reports its capabilities with the signature label "margo"
-    Then the WFM answers 201 (SIG-04)
+    Then the WFM accepts the request (SIG-04)
 
   @req:SIG-11 @level:MAY @interpretation:Q-25
   Scenario: A replay within the window is reported

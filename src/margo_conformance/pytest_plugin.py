@@ -219,10 +219,15 @@ def _new_record(item: pytest.Item) -> dict[str, Any]:
         feature = getattr(template.feature, "name", "") or ""
         feature_file = getattr(template.feature, "rel_filename", "") or ""
         scenario_name = getattr(template, "name", "") or scenario_name
-    params = getattr(item, "callspec", None)
-    if params is not None:
-        variant = ", ".join(f"{k}={v}" for k, v in params.params.items() if not k.startswith("_"))
-        if variant:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        example = callspec.params.get("_pytest_bdd_example") or {}
+        values = {k: v for k, v in callspec.params.items() if not k.startswith("_")}
+        values.update(example if isinstance(example, dict) else {})
+        for key, value in values.items():  # a Scenario Outline's name carries its <placeholders>
+            scenario_name = scenario_name.replace(f"<{key}>", str(value))
+        variant = ", ".join(f"{k}={v}" for k, v in values.items())
+        if variant and not any(f"<{k}>" in (getattr(template, "name", "") or "") for k in values):
             scenario_name = f"{scenario_name} [{variant}]"
     levels = _marks(item, "level")
     return {

@@ -154,6 +154,19 @@ class Judge:
         levels = [self._level_of(r) for r in verdict.requirements] or ["MUST"]
         return min(levels, key=lambda lv: _LEVEL_ORDER.get(lv, 0))
 
+    def all(self, *verdicts: Verdict) -> None:
+        """Judge several facts about one exchange: every verdict is recorded before the first MUST
+        failure is raised, so the report shows all of them (a 500 with a text body fails both the status
+        check and the error-body check, not just whichever came first)."""
+        first: RequirementFailed | None = None
+        for verdict in verdicts:
+            try:
+                self(verdict)
+            except RequirementFailed as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
     def __call__(self, verdict: Verdict) -> Verdict:
         level = self.level(verdict)
         axis: Axis | None = None

@@ -12,8 +12,10 @@ from margo_conformance.payloads import get_sample
 from .context import WfmScenario
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
-GATEWAY_ID = "gw-hall2"
-CHILD_ID = f"{GATEWAY_ID}/press-42"
+
+
+def _gateway_ids(scenario: WfmScenario) -> tuple[str, str]:
+    return scenario.gateway_id, f"{scenario.gateway_id}/press-42"
 
 
 @when("the device deletes its capabilities")
@@ -40,15 +42,17 @@ def _(scenario: WfmScenario, name: str) -> None:
 @when("the device reports the gateway manifest")
 def _(scenario: WfmScenario) -> None:
     device = scenario.require_device()
+    gateway_id, _ = _gateway_ids(scenario)
     gateway = {"apiVersion": "device.margo.org/v1alpha1", "kind": "DeviceCapabilitiesManifest",
-               "properties": {"id": GATEWAY_ID, "vendor": "Acme", "modelNumber": "GW-10", "serialNumber": "GW10-0042"}}
-    scenario.record(device.put_capabilities(GATEWAY_ID, gateway), "capabilities PUT of the gateway")
+               "properties": {"id": gateway_id, "vendor": "Acme", "modelNumber": "GW-10", "serialNumber": "GW10-0042"}}
+    scenario.record(device.put_capabilities(gateway_id, gateway), "capabilities PUT of the gateway")
 
 
 @when("the device reports the child manifest of that gateway")
 def _(scenario: WfmScenario) -> None:
     device = scenario.require_device()
-    scenario.record(device.put_capabilities(CHILD_ID, device.manifest(CHILD_ID)), "capabilities PUT of the child")
+    _, child_id = _gateway_ids(scenario)
+    scenario.record(device.put_capabilities(child_id, device.manifest(child_id)), "capabilities PUT of the child")
 
 
 @when("the device reports a manifest whose properties.id differs from the path deviceId")
@@ -56,3 +60,10 @@ def _(scenario: WfmScenario) -> None:
     device = scenario.require_device()
     manifest = device.manifest("some-other-device")
     scenario.record(device.put_capabilities(device.device_id, manifest), "capabilities PUT, properties.id mismatch")
+
+
+@when("the device reports a signed body that is not JSON")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()
+    scenario.record(device.put_capabilities(device.device_id, b'{"apiVersion": "device.margo.org/v1alpha1", '),
+                    "capabilities PUT, body not JSON")

@@ -19,16 +19,23 @@ from margo_conformance.verdict import Judge
 
 from .context import WfmScenario
 
-#: "(SIG-10)", "(CAP-08, advisory)", "(ONB-12, informational)": requirement and how a failure counts.
-REQ = re.compile(r"(?P<req>[A-Z]+-\d+)(?:, (?P<mode>advisory|informational))?")
+#: "(SIG-10)", "(SIG-09, SIG-10)", "(CAP-08, advisory)", "(ONB-12, informational)": the requirements a
+#: Then step verifies and how a failure counts (advisory: SHOULD, informational: MAY).
+REQ = re.compile(r"(?P<reqs>[A-Z]+-\d+(?:, [A-Z]+-\d+)*)(?:, (?P<mode>advisory|informational))?")
 MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
 
 
-def requirement(text: str) -> tuple[str, str | None]:
+def requirements(text: str) -> tuple[tuple[str, ...], str | None]:
     m = REQ.fullmatch(text.strip())
     if m is None:
-        raise HarnessError(f"step names no requirement in the form (ID) or (ID, advisory): {text!r}")
-    return m["req"], MODE_LEVEL[m["mode"]]
+        raise HarnessError(f"step names no requirement in the form (ID), (ID, ID) or (ID, advisory): {text!r}")
+    return tuple(m["reqs"].split(", ")), MODE_LEVEL[m["mode"]]
+
+
+def requirement(text: str) -> tuple[str, str | None]:
+    """The single requirement of a step text (the first one when it names several)."""
+    reqs, level = requirements(text)
+    return reqs[0], level
 
 
 def new_device(scenario: WfmScenario, *, key_type: str = "p256", algorithm: str | None = None,
@@ -76,14 +83,35 @@ def _(scenario: WfmScenario, key_type: str) -> None:
 
 @then(parsers.parse("the WFM answers {status:d} ({req})"))
 def _(scenario: WfmScenario, judge: Judge, status: int, req: str) -> None:
-    req_id, level = requirement(req)
-    judge(checks.status_is(scenario.last, status).bound_to(req_id, level=level))
+    req_ids, level = requirements(req)
+    judge(checks.status_is(scenario.last, status).bound_to(*req_ids, level=level))
+
+
+@then(parsers.parse("the WFM accepts the request ({req})"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    """Acceptance (any 2xx): the exact success code is judged by the scenarios of CAP-05 and ONB-07."""
+    req_ids, level = requirements(req)
+    judge(checks.status_is_success(scenario.last).bound_to(*req_ids, level=level))
+
+
+@given("a second device with another certificate for the same subject onboards")
+def _(scenario: WfmScenario) -> None:
+    second = new_device(scenario, name=scenario.require_device().device_id)
+    onboard_for_setup(scenario, second, "second device, same subject")
+    scenario.others["second"] = second
 
 
 @then(parsers.parse("the response is JSON of type \"{schema}\" ({req})"))
 def _(scenario: WfmScenario, judge: Judge, schema: str, req: str) -> None:
     req_id, level = requirement(req)
     judge(checks.json_matches(scenario.last, schema).bound_to(req_id, level=level))
+
+
+@then(parsers.parse("the WFM refuses it with 400 and an error document ({req}, ERR-01)"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    req_ids, level = requirements(req)
+    judge.all(checks.status_is(scenario.last, 400).bound_to(*req_ids, level=level),
+              checks.error_body_is_known_family(scenario.last))
 
 
 @then("the error body is problem details or an error object (ERR-01)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -28,6 +29,8 @@ class WfmScenario:
     probe: TlsProbeResult | None = None
     downloaded_root: x509.Certificate | None = None
     first_onboarding: Exchange | None = None
+    #: A gateway deviceId of this scenario alone, so no earlier scenario's gateway can be a parent (CAP-13).
+    gateway_id: str = field(default_factory=lambda: f"gw-hall2-{secrets.token_hex(3)}")
 
     def record(self, exchange: Exchange, name: str) -> Exchange:
         self.exchanges.append(exchange)

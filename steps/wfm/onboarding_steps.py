@@ -131,3 +131,10 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
         judge(Verdict.of(False, "re-onboarding", expected="a first onboarding", observed="none").bound_to("ONB-11"))
         return
     judge(checks.one_identity_per_certificate(first, scenario.last).bound_to(level="MAY"))
+
+
+@when("the device onboards with a signed body that is not JSON")
+def _(scenario: WfmScenario) -> None:
+    device = scenario.require_device()
+    scenario.record(device.onboard(body_override=b'{"apiVersion": "onboarding.margo.org/v1alpha1", "kind": '),
+                    "onboarding, body not JSON")

@@ -7,17 +7,13 @@ the fact belongs to one requirement only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from ..evidence import Exchange
-from ..findings import Finding
 from ..pki import CertificateDecodeError, decode_certificate
 from ..schemas import error_body_family, problem_type_findings, validate
 from ..tlsprobe import TlsProbeResult
@@ -38,6 +34,13 @@ def status_is(exchange: Exchange, expected: int) -> Verdict:
     problem = _problem_type(exchange)
     return Verdict.of(observed == expected, what, expected=expected, observed=observed,
                       **({"problem_type": problem} if problem else {}))
+
+
+def status_is_success(exchange: Exchange) -> Verdict:
+    observed = _status(exchange)
+    return Verdict.of(observed is not None and 200 <= observed < 300,
+                      f"{exchange.request.method} {_path(exchange)} accepted", expected="2xx", observed=observed,
+                      **({"problem_type": p} if (p := _problem_type(exchange)) else {}))
 
 
 def status_in(exchange: Exchange, allowed: tuple[int, ...]) -> Verdict:
@@ -239,18 +242,3 @@ def request_carries_fault(exchange: Exchange, verification_codes: list[str], exp
     return Verdict.of(ok, "the forged request carries the intended fault", expected=expected_code,
                       observed=verification_codes)
 
-
-def findings_summary(findings: list[Finding]) -> list[str]:
-    return [f"{f.severity}:{f.code}" for f in findings]
-
-
-def first_json(exchange: Exchange) -> Any:
-    return exchange.response.json() if exchange.response is not None else None
-
-
-def is_strict_base64_decodable(value: str) -> bool:
-    try:
-        base64.b64decode(value, validate=True)
-        return True
-    except (binascii.Error, ValueError):
-        return False

@@ -37,7 +37,8 @@ def _applies(binds: str, role: str) -> bool:
     return binds in ("both", role)
 
 
-def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[dict[str, Any]], *,
+                        strict: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for req in sorted(catalog.all(), key=lambda r: _id_key(r.id)):
         if profile not in req.profiles:
@@ -47,7 +48,7 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
         failed_any = [(s, v) for s, v in named if not v["passed"]]
         # A failed advisory sub-check (e.g. "prefer 400") does not fail a MUST requirement; it is noted.
         failed = [(s, v) for s, v in failed_any
-                  if v["axis"] in ("must", "interpretation") or req.verdict_level != "MUST"]
+                  if v["axis"] in ("must", "interpretation") or req.verdict_level != "MUST" or strict]
         notes = [(s, v) for s, v in failed_any if (s, v) not in failed]
         row: dict[str, Any] = {
             "id": req.id,
@@ -98,12 +99,13 @@ def _strongest_axis(axes: list[str | None]) -> str | None:
 
 def build_summary(state: RunState) -> dict[str, Any]:
     scenarios = [dict(s, outcome=s["outcome"] or "broken") for s in state.scenarios.values()]
-    requirements = rollup_requirements(state.catalog, state.profile, state.role, scenarios)
+    requirements = rollup_requirements(state.catalog, state.profile, state.role, scenarios, strict=state.strict)
     outcome_counts = Counter(s["outcome"] for s in scenarios)
     verdict_counts = Counter(r["verdict"] for r in requirements)
     axes = Counter(v["axis"] for s in scenarios for v in s["verdicts"] if v["axis"])
     failed_musts = sorted(
-        {r["id"] for r in requirements if r["verdict"] == "FAIL" and r["axis"] in ("must", "interpretation")},
+        {r["id"] for r in requirements
+         if r["verdict"] == "FAIL" and (r["axis"] in ("must", "interpretation") or state.strict)},
         key=_id_key,
     )
     unreachable = bool(scenarios) and all(
