@@ -33,7 +33,8 @@ def _run(wfm, tmp_path: Path, *extra: str) -> tuple[int, str]:
 def test_exit_0_logs_each_step(wfm, tmp_path: Path) -> None:
     code, out = _run(wfm, tmp_path)
     assert code == 0, out
-    steps = [line.split(":")[0] for line in out.splitlines() if line.split(":")[0] in ("trust", "onboarding", "report", "ok")]
+    steps = [line.split(":")[0] for line in out.splitlines()
+             if line.split(":")[0] in ("trust", "onboarding", "report", "ok")]
     assert steps == ["trust", "onboarding", "report", "ok"]  # one line per step, in order
     assert "onboarding: 201, clientId" in out and "ok: onboarded as clientId" in out
     assert [o.route for o in settled(wfm, 0, 2)] == ["onboarding", "capabilities"]

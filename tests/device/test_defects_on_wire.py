@@ -136,7 +136,8 @@ def test_cert_raw_pem_defect(run_device) -> None:
     assert _body(onboarding)["certificate"].startswith("-----BEGIN CERTIFICATE-----\n")
     assert "certificate-not-base64" in {f.code for f in onboarding.certificate_findings}
     assert codes_of(onboarding) == set()  # signed correctly: only the certificate's form is wrong
-    assert onboarding.status == 400 and isinstance(out.error, WfmRefused) and "invalid-certificate-format" in str(out.error)
+    assert onboarding.status == 400 and isinstance(out.error, WfmRefused)
+    assert "invalid-certificate-format" in str(out.error)
 
 
 def test_ignore_client_id_defect_uses_its_own_id_in_paths(run_device, wfm) -> None:

@@ -244,7 +244,8 @@ def test_untrusted_server_raises_with_the_exchange(wfm, sim) -> None:
 
 
 def test_gateway_then_child_and_delete(wfm, onboarded) -> None:
-    _, gw = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw1", onboarded.manifest("gw1", identity_only=True)))
+    gateway = onboarded.manifest("gw1", identity_only=True)
+    _, gw = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw1", gateway))
     assert gw.status == 201 and set(json.loads(gw.request.body)["properties"]) == {"id", "vendor", "modelNumber",
                                                                                   "serialNumber"}
     _, child = _observe(wfm, onboarded, lambda: onboarded.put_capabilities("gw1/a"))

@@ -61,7 +61,8 @@ def _write_evidence(path: Path, exchanges: list[Exchange]) -> None:
 
 @app.command("run")
 def run(
-    wfm_url: str = typer.Option(..., "--wfm-url", help="WFM base URL: https://host:port, optionally with a path prefix before /api/v1"),
+    wfm_url: str = typer.Option(
+        ..., "--wfm-url", help="WFM base URL: https://host:port, optionally with a path prefix before /api/v1"),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="WFM root CA, PEM or DER (out of band)"),
     bootstrap_ca_file: Optional[Path] = typer.Option(
         None, "--bootstrap-ca-file", help="CA that verifies the channel the WFM root CA is downloaded over"),

@@ -27,7 +27,8 @@ from ..httpsig import MARGO_ALGORITHMS, default_algorithm, sign_request
 from ..pki import CertEncoding, IssuedCert, KeyType, PrivateKey, cached_key, generate_key, key_type_of
 from ..schemas import validate
 from . import manifest as mf
-from .api import CERTIFICATE_PATH, ONBOARDING_PATH, Problem, capabilities_path, certificate_value, onboarding_body, problem_of
+from .api import (CERTIFICATE_PATH, ONBOARDING_PATH, Problem, capabilities_path, certificate_value, onboarding_body,
+                  problem_of)
 from .bodies import json_bytes
 from .defects import Behaviour, behaviour_for
 from .identity import DeviceState, StateDir
@@ -137,7 +138,8 @@ class DeviceConfig:
         try:
             KeyType(self.key_type)
         except ValueError:
-            raise ConfigError(f"--key-type must be one of p256, p384, rsa2048, rsa3072, not {self.key_type!r}") from None
+            raise ConfigError(
+                f"--key-type must be one of p256, p384, rsa2048, rsa3072, not {self.key_type!r}") from None
         if self.cert_form not in ("der", "pem"):
             raise ConfigError(f"--cert-form must be der or pem, not {self.cert_form!r}")
         if self.algorithm is not None and self.algorithm not in MARGO_ALGORITHMS:
@@ -291,7 +293,9 @@ class DeviceClient:
         b = self.behaviour
         if not onboarded and not b.sign_onboarding:  # the core's UNSIGNED keeps Content-Digest: one thing missing
             return Signer(self.identity.key, algorithm=self.algorithm).with_fault("unsigned")
-        fault = b.signature_fault_after_onboarding if onboarded and b.signature_fault_after_onboarding else b.signature_fault
+        fault = b.signature_fault
+        if onboarded and b.signature_fault_after_onboarding:
+            fault = b.signature_fault_after_onboarding
         fault_key = generate_key(key_type_of(self.identity.key)) if fault == "wrong-key" else None
         return Signer(self.identity.key, algorithm=self.algorithm, created_offset_s=b.created_offset_s).with_fault(
             fault, fault_key=fault_key)
