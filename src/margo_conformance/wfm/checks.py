@@ -384,7 +384,7 @@ def check_client_state(ctx: RequestContext, svc: WfmService) -> Rejection | None
 
 def check_manifest_schema(ctx: RequestContext, svc: WfmService) -> Rejection | None:
     """CAP-08, CAP-09, CAP-14: the DeviceCapabilitiesManifest schema; 422 with errors[] (ERR-07)."""
-    errors = schemas.validate("device-capabilities-manifest", ctx.document)
+    errors = svc.manifests.schema_errors(ctx.body, ctx.document)
     if svc.config.has(D.CAPABILITY_ENUMS_UNCHECKED):
         errors = [e for e in errors if not (e.validator == "enum" and e.pointer.startswith("/properties/"))]
     if svc.config.has(D.EXTENSIONS_REJECTED) and isinstance(ctx.document, dict):
@@ -400,7 +400,7 @@ def check_manifest_schema(ctx: RequestContext, svc: WfmService) -> Rejection | N
 def check_manifest_semantics(ctx: RequestContext, svc: WfmService) -> Rejection | None:
     """CAP-11, CAP-12, CAP-17: the rules the schema cannot state (all hosting fields or none, otelCollector
     true, extension naming). Warnings (unit format, apiVersion) do not reject."""
-    findings = [f for f in schemas.semantic_findings(ctx.document) if f.severity == "error"]
+    findings = [f for f in svc.manifests.semantic_findings(ctx.body, ctx.document) if f.severity == "error"]
     if findings:
         errors = [{"field": _finding_field(f), "message": f.detail} for f in findings]
         return reject(422, "semantic-error", _detail(findings), "semantics", errors=errors)

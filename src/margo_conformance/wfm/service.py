@@ -30,6 +30,7 @@ from ..pki import CertEncoding, encode_certificate
 from . import defects as D
 from .config import WfmConfig
 from .context import RequestContext
+from .manifests import ManifestJudge
 from .store import BoundCertificate, Store, sha256_hex
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class WfmService:
         self._waiting: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._certificate_body = self._certificate_document()
+        self.manifests = ManifestJudge()
         store.add_listener(self._on_state_change)
 
     @staticmethod

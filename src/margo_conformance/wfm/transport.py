@@ -131,11 +131,43 @@ class MargoH11Protocol(H11Protocol):
 
 
 class _ObservedSSLProtocol(sslproto.SSLProtocol):
-    """The loop's server-side TLS protocol, remembering the peer address for the failure record."""
+    """The loop's server-side TLS protocol, remembering the peer address for the failure record, and
+    coalescing the writes of one loop iteration (uvicorn writes a response head and body separately) into
+    one TLS record and one send: half the records, syscalls and client wake-ups per response."""
 
     def __init__(self, *args: Any, info: ConnectionInfo, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._margo_info = info
+        self._margo_flush_pending = False
+
+    def _write_appdata(self, list_of_data: Any) -> None:
+        if self._state != sslproto.SSLProtocolState.WRAPPED:
+            super()._write_appdata(list_of_data)
+            return
+        for data in list_of_data:
+            self._write_backlog.append(data)
+            self._write_buffer_size += len(data)
+        if not self._margo_flush_pending:
+            self._margo_flush_pending = True
+            self._loop.call_soon(self._margo_flush)
+
+    def _margo_flush(self) -> None:
+        self._margo_flush_pending = False
+        if self._state != sslproto.SSLProtocolState.WRAPPED or not self._write_backlog:
+            return
+        if len(self._write_backlog) > 1:
+            joined = b"".join(bytes(d) for d in self._write_backlog)
+            self._write_backlog.clear()
+            self._write_backlog.append(joined)
+        try:
+            self._do_write()
+        except Exception as exc:  # what the base class does with a write failure
+            self._fatal_error(exc, "Fatal error on SSL protocol")
+
+    def _start_shutdown(self) -> None:
+        if self._margo_flush_pending:  # a response written just before close() must go out first
+            self._margo_flush()
+        super()._start_shutdown()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
