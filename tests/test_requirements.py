@@ -27,11 +27,12 @@ EXPECTED_IDS = (
     + [f"ONB-{i:02d}" for i in range(1, 17)]
     + [f"SIG-{i:02d}" for i in range(1, 16)]
     + [f"DIG-{i:02d}" for i in range(1, 8)]
-    + ["ERR-01", "ERR-02", "ERR-05"]
+    + ["ERR-01", "ERR-02", "ERR-04", "ERR-05"]
     + [f"CAP-{i:02d}" for i in range(1, 22)]
 )
 # MIAF-only rows must not leak into the HTTPSIG catalog.
-MIAF_ONLY = ["TLS-M1", "TLS-M5", "CERT-M1", "ONB-M1", "SIG-M1", "DIG-M1", "ERR-03", "ERR-04", "ERR-06", "ERR-07",
+# ERR-04 (retry semantics) is MIAF text too, but the device-role retry scenario applies it to H as a SHOULD.
+MIAF_ONLY = ["TLS-M1", "TLS-M5", "CERT-M1", "ONB-M1", "SIG-M1", "DIG-M1", "ERR-03", "ERR-06", "ERR-07",
              "ERR-08", "CAP-M1", "CAP-M2", "ID-01", "ID-09", "TB-01", "TB-05"]  # fmt: skip
 
 
@@ -45,7 +46,7 @@ def catalog() -> Catalog:
 
 def test_catalog_holds_exactly_the_httpsig_rows_in_digest_order(catalog: Catalog) -> None:
     assert [r.id for r in catalog.all()] == EXPECTED_IDS
-    assert len(catalog) == 87
+    assert len(catalog) == 88
     assert catalog.ids(profile=PROFILE) == set(EXPECTED_IDS)
     for rid in MIAF_ONLY:
         assert rid not in catalog
@@ -290,7 +291,7 @@ def test_cli_table_lists_the_profile() -> None:
     assert listed == EXPECTED_IDS
     tls02 = next(line for line in lines if line.startswith("TLS-02"))
     assert tls02.split()[1:5] == ["MUST", "MUST", "both", "Q-08"]
-    assert lines[-1] == f"87 requirements (profile {PROFILE})"
+    assert lines[-1] == f"88 requirements (profile {PROFILE})"
 
 
 def test_cli_json_is_the_catalog() -> None:
@@ -311,7 +312,7 @@ def test_cli_filters() -> None:
     assert data and all(d["level"] == "MUST" and d["binds"] in ("device", "both") for d in data)
     assert {"SIG-01", "CAP-11", "ONB-06"} <= {d["id"] for d in data} and "SIG-11" not in {d["id"] for d in data}
     result = runner.invoke(cli_app, ["requirements", "--json", "--counts-as", "SHOULD"])
-    assert [d["id"] for d in json.loads(result.stdout)] == ["ERR-01", "ERR-02", "ERR-05", "CAP-16"]
+    assert [d["id"] for d in json.loads(result.stdout)] == ["ERR-01", "ERR-02", "ERR-04", "ERR-05", "CAP-16"]
     result = runner.invoke(cli_app, ["requirements", "--questions", "--json"])
     assert [q["id"] for q in json.loads(result.stdout)] == [f"Q-{i:02d}" for i in range(1, 33)]
 

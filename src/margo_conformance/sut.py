@@ -89,7 +89,13 @@ class WfmTarget:
 @dataclass(frozen=True)
 class DeviceTarget:
     mode: str = "launch"  # "launch" | "manual"
+    #: How to start the device with the WFM root CA given out of band ({ca_file}).
     launch: str | None = None
+    #: Optional: how to start it so that it downloads the root CA over a bootstrap channel it trusts
+    #: ({bootstrap_url}, {bootstrap_ca_file}); scenarios of CERT-06/CERT-07 need it.
+    launch_bootstrap: str | None = None
+    #: Optional: how to start it as a see-thru gateway with children (CAP-12, CAP-13).
+    launch_gateway: str | None = None
     timeout_s: float = 30.0
     #: Extra environment for the launched process.
     env: dict[str, str] = field(default_factory=dict)
@@ -260,6 +266,11 @@ def _parse_device(section: _Section) -> DeviceTarget:
         if not launch:
             raise ConfigError("device.launch: required when device.mode = 'launch'")
         _check_placeholders("device.launch", launch, LAUNCH_PLACEHOLDERS)
+    variants: dict[str, str | None] = {}
+    for key in ("launch_bootstrap", "launch_gateway"):
+        variants[key] = section.get(key, str)
+        if variants[key] is not None:
+            _check_placeholders(f"device.{key}", variants[key], LAUNCH_PLACEHOLDERS)
     timeout = _positive("device.timeout_s", section.get("timeout_s", (int, float), 30))
     env_section = section.table("env")
     env: dict[str, str] = {}
@@ -268,7 +279,7 @@ def _parse_device(section: _Section) -> DeviceTarget:
             env[key] = env_section.get(key, str)
         env_section.finish()
     section.finish()
-    return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env)
+    return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, **variants)
 
 
 def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:

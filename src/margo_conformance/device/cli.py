@@ -66,6 +66,8 @@ def run(
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="WFM root CA, PEM or DER (out of band)"),
     bootstrap_ca_file: Optional[Path] = typer.Option(
         None, "--bootstrap-ca-file", help="CA that verifies the channel the WFM root CA is downloaded over"),
+    bootstrap_url: Optional[str] = typer.Option(
+        None, "--bootstrap-url", help="where to download the root CA from (default: the WFM URL)"),
     state_dir: Path = typer.Option(..., "--state-dir", help="key, certificate, clientId, WFM URL"),
     capabilities: Optional[Path] = typer.Option(None, "--capabilities", help="manifest JSON (default: from the host)"),
     gateway_children: Optional[str] = typer.Option(
@@ -88,6 +90,7 @@ def run(
     try:
         config = DeviceConfig(
             wfm_url=wfm_url, state_dir=state_dir, ca_file=ca_file, bootstrap_ca_file=bootstrap_ca_file,
+            bootstrap_url=bootstrap_url,
             capabilities_file=capabilities, gateway_children=_gateway_children(gateway_children),
             key_type=key_type, algorithm=alg, cert_form=cert_form, cert_file=cert_file, key_file=key_file,
             device_id=device_id, defects=tuple(defect), timeout_s=timeout,

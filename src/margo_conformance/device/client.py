@@ -110,6 +110,8 @@ class DeviceConfig:
     state_dir: Path
     ca_file: Path | None = None
     bootstrap_ca_file: Path | None = None
+    #: Where the root CA is downloaded from (CERT-06); default: the WFM URL itself.
+    bootstrap_url: str | None = None
     capabilities_file: Path | None = None
     gateway_children: int | Path | None = None
     key_type: str = "p256"
@@ -125,6 +127,10 @@ class DeviceConfig:
     def check(self) -> Behaviour:
         if not self.wfm_url.startswith("https://"):
             raise ConfigError(f"--wfm-url must be an https:// URL (TLS-01), not {self.wfm_url!r}")
+        if self.bootstrap_url is not None and not self.bootstrap_url.startswith("https://"):
+            raise ConfigError(f"--bootstrap-url must be an https:// URL, not {self.bootstrap_url!r}")
+        if self.bootstrap_url is not None and self.bootstrap_ca_file is None:
+            raise ConfigError("--bootstrap-url needs --bootstrap-ca-file (the CA that verifies that channel)")
         if (self.ca_file is None) == (self.bootstrap_ca_file is None):
             raise ConfigError("give exactly one of --ca-file (root CA out of band) or --bootstrap-ca-file "
                               "(download the root CA over a channel verified with that CA)")
@@ -270,7 +276,7 @@ class DeviceClient:
             return stored
         assert self.config.bootstrap_ca_file is not None
         bootstrap_ca = load_ca_file(self.config.bootstrap_ca_file)
-        with Wire(self.config.wfm_url, bootstrap_context(bootstrap_ca, self.behaviour),
+        with Wire(self.config.bootstrap_url or self.config.wfm_url, bootstrap_context(bootstrap_ca, self.behaviour),
                   timeout=self.config.timeout_s, now=self._now) as wire:
             exchange = self._call(wire, "root CA download", "GET", CERTIFICATE_PATH, None, signer=None)
         status = exchange.response.status if exchange.response else 0

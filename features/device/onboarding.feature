@@ -1,0 +1,49 @@
+Feature: The device onboards with a well-formed, signed request
+  The device sends its X.509 certificate, base64-encoded, in a POST /api/v1/onboarding signed with the
+  key of that certificate; it keeps the clientId the WFM assigns and uses it, byte for byte, in every
+  later path. It reports capabilities only after a successful onboarding.
+
+  Background:
+    Given the simulated WFM is running
+
+  @req:ONB-01 @req:ONB-02 @req:ONB-03 @req:CERT-08 @level:MUST
+  Scenario: The onboarding request body is an OnboardingRequest
+    When the device runs until it has onboarded
+    Then the onboarding body matches the OnboardingRequest schema (ONB-02)
+    And the onboarding kind is exactly "OnboardingRequest" (ONB-03)
+    And the onboarding apiVersion is the spec's example value (ONB-04, advisory)
+
+  @req:ONB-05 @req:CERT-09 @req:CERT-11 @level:MUST @interpretation:Q-09
+  Scenario: The submitted certificate is a base64-encoded RFC 5280 certificate with an allowed key
+    When the device runs until it has onboarded
+    Then the submitted certificate is base64 of one X.509 certificate, DER or PEM (ONB-05)
+    And the submitted certificate conforms to RFC 5280 (CERT-09)
+    And the key of the submitted certificate is EC P-256, EC P-384 or RSA (CERT-11)
+
+  @req:ONB-06 @level:MUST @interpretation:Q-03
+  Scenario: The onboarding request is signed by the key of the submitted certificate
+    When the device runs until it has onboarded
+    Then the onboarding request is signed by the key of the submitted certificate (ONB-06)
+
+  @req:ONB-13 @level:MUST
+  Scenario: The device uses an unusual but legal clientId byte for byte
+    Given the WFM assigns the clientId "c.9~f-_X"
+    When the device runs until it has reported its capabilities
+    Then every later request carries the clientId "c.9~f-_X" byte for byte (ONB-13)
+
+  @req:ONB-15 @req:CAP-01 @level:MUST
+  Scenario: The device onboards before it reports capabilities
+    When the device runs until it has reported its capabilities
+    Then the device onboarded successfully before its first capabilities report (ONB-15)
+
+  @req:ONB-15 @level:MUST
+  Scenario: A device whose onboarding was refused with 403 reports no capabilities
+    Given the WFM refuses onboarding with 403
+    When the device runs
+    Then the device sends no capabilities report (ONB-15)
+
+  @req:ERR-04 @level:SHOULD
+  Scenario: A device whose onboarding was refused with 400 does not repeat the same request
+    Given the WFM refuses onboarding with 400
+    When the device runs
+    Then the device does not send the refused onboarding request again (ERR-04, advisory)

@@ -1,0 +1,462 @@
+"""Checks that judge what a device sent to the simulated WFM (role ``device``).
+
+Each check reads observations (requests exactly as received, in arrival order) and states one fact.
+Signatures are verified here, independently of the simulated WFM's own answer, with the key of the
+certificate the device submitted at onboarding and the clock at the moment the request arrived.
+A check that finds nothing to judge (e.g. no signed request at all) raises ``NotTested`` rather than
+passing vacuously; the requirement that covers the absence (SIG-01, SIG-06) fails on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from ..evidence import Exchange
+from ..findings import Finding
+from ..httpsig import MARGO_ALGORITHMS, MARGO_POLICY, Verification, parse_content_digest, verify_request
+from ..pki import CertificateDecodeError, KeyType, decode_certificate, key_type_of, lint_rfc5280
+from ..schemas import semantic_findings, validate
+from ..verdict import NotTested, Verdict, check
+
+CERTIFICATE_ROUTE, ONBOARDING_ROUTE, CAPABILITIES_ROUTE = "certificate", "onboarding", "capabilities"
+ALLOWED_KEYS = {KeyType.P256, KeyType.P384, KeyType.RSA2048, KeyType.RSA3072, KeyType.RSA1024}
+
+
+def http(observations: Iterable[Any], route: str | None = None) -> list[Any]:
+    return [o for o in observations if getattr(o, "kind", "http") == "http" and (route is None or o.route == route)]
+
+
+def _label(o: Any) -> str:
+    return f"#{getattr(o, 'seq', '?')} {o.request.method} {o.request.target or o.request.url}"
+
+
+def _need(items: list[Any], what: str) -> list[Any]:
+    if not items:
+        raise NotTested(f"the device sent no {what} to judge")
+    return items
+
+
+# --- trust ------------------------------------------------------------------------------------
+
+
+def no_application_request(observations: list[Any], what: str) -> Verdict:
+    """TLS-03/TLS-04: a device that must refuse the server sends no HTTP request at all."""
+    requests = http(observations)
+    refusals = [o.tls.error for o in observations if getattr(o, "kind", "") == "tls-failure" and o.tls]
+    return Verdict.of(not requests, what, expected="no HTTP request (the TLS handshake refused)",
+                      observed=[_label(o) for o in requests] or "no HTTP request",
+                      handshake_refusals=refusals[:5])
+
+
+# --- onboarding -------------------------------------------------------------------------------
+
+
+def onboarding_request(observations: list[Any]) -> Any:
+    return _need(http(observations, ONBOARDING_ROUTE), "onboarding request")[0]
+
+
+def _body(o: Exchange) -> Any:
+    return o.request.json()
+
+
+@check("ONB-02")
+def onboarding_body_schema(o: Exchange) -> Verdict:
+    body = _body(o)
+    errors = validate("onboarding-request", body) if body is not None else None
+    return Verdict.of(errors == [], "onboarding body matches the OnboardingRequest schema",
+                      expected="apiVersion, kind, certificate strings",
+                      observed="not JSON" if errors is None else ([f"{e.pointer or '/'}: {e.message}" for e in errors] or "valid"))
+
+
+@check("ONB-03")
+def onboarding_kind_exact(o: Exchange) -> Verdict:
+    body = _body(o)
+    kind = body.get("kind") if isinstance(body, dict) else None
+    return Verdict.of(kind == "OnboardingRequest", "onboarding kind", expected="OnboardingRequest", observed=kind)
+
+
+@check("ONB-04", interpretations=["Q-21"])
+def onboarding_api_version(o: Exchange) -> Verdict:
+    body = _body(o)
+    value = body.get("apiVersion") if isinstance(body, dict) else None
+    return Verdict.of(value == "onboarding.margo.org/v1alpha1", "onboarding apiVersion (the spec's example value)",
+                      expected="onboarding.margo.org/v1alpha1", observed=value)
+
+
+def submitted_certificate(o: Exchange) -> tuple[Any, str | None, str | None]:
+    """(certificate or None, wire form, decode error reason)."""
+    body = _body(o)
+    value = body.get("certificate") if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        return None, None, "no certificate string"
+    try:
+        decoded = decode_certificate(value, strict=True)
+    except CertificateDecodeError as exc:
+        return None, None, f"{exc.reason}: {exc}"
+    return decoded.certificate, decoded.form.value, None
+
+
+@check("ONB-05", interpretations=["Q-09"])
+def certificate_is_base64(o: Exchange) -> Verdict:
+    cert, form, error = submitted_certificate(o)
+    ok = cert is not None and form in ("base64-der", "base64-pem")
+    return Verdict.of(ok, "onboarding certificate is base64 of one X.509 certificate (DER or PEM)",
+                      expected="base64(DER) or base64(PEM)", observed=form or error)
+
+
+@check("CERT-09")
+def certificate_rfc5280(o: Exchange) -> Verdict:
+    cert, _, error = submitted_certificate(o)
+    if cert is None:
+        raise NotTested(f"the submitted certificate does not decode ({error}); ONB-05 judges that")
+    findings = [f for f in lint_rfc5280(cert, role="client") if f.code != "key-type-not-allowed"]
+    errors = [f for f in findings if f.severity == "error"]
+    return Verdict(passed=not errors, what="submitted certificate conforms to RFC 5280",
+                   expected="no RFC 5280 violation", observed=[f.code for f in errors] or "clean",
+                   findings=tuple(findings))
+
+
+@check("CERT-11")
+def certificate_key_allowed(o: Exchange) -> Verdict:
+    cert, _, error = submitted_certificate(o)
+    if cert is None:
+        raise NotTested(f"the submitted certificate does not decode ({error}); ONB-05 judges that")
+    try:
+        kt = key_type_of(cert.public_key())
+    except (ValueError, TypeError):
+        kt = None
+    return Verdict.of(kt in ALLOWED_KEYS, "key type of the submitted certificate", expected="EC P-256, EC P-384 or RSA",
+                      observed=kt.value if kt else "unsupported")
+
+
+def verify_with(o: Exchange, cert: Any) -> Verification:
+    request = o.request
+    return verify_request(request.method, request.url, request.headers, request.body, cert.public_key(),
+                          policy=MARGO_POLICY, now=o.started_at)
+
+
+@check("ONB-06", interpretations=["Q-03"])
+def onboarding_signed_by_submitted_key(o: Exchange) -> Verdict:
+    cert, _, error = submitted_certificate(o)
+    if cert is None:
+        cert = _lenient_certificate(o)
+        if cert is None:
+            raise NotTested(f"the submitted certificate does not decode ({error}); ONB-05 judges that")
+    result = verify_with(o, cert)
+    bad = [f for f in result.findings if f.code in _PROOF_CODES]
+    return Verdict(passed=not bad, what="onboarding request is signed by the key of the submitted certificate",
+                   expected="a signature that verifies with that key", observed=[f.code for f in bad] or "verifies",
+                   findings=tuple(result.findings), details={"signature_base": result.signature_base})
+
+
+def _lenient_certificate(o: Exchange) -> Any:
+    body = _body(o)
+    value = body.get("certificate") if isinstance(body, dict) else None
+    try:
+        return decode_certificate(value, strict=False).certificate if isinstance(value, (str, bytes)) else None
+    except CertificateDecodeError:
+        return None
+
+
+_PROOF_CODES = {"missing-signature", "missing-signature-input", "malformed-signature-input", "malformed-signature",
+                "signature-invalid", "ecdsa-der-encoding", "alg-key-mismatch", "key-unsupported"}
+
+
+def onboarded_certificate(observations: list[Any]) -> Any:
+    """The certificate of the last onboarding the WFM accepted (its key verifies later requests)."""
+    for o in reversed(http(observations, ONBOARDING_ROUTE)):
+        if o.status is not None and 200 <= o.status < 300:
+            cert = _lenient_certificate(o)
+            if cert is not None:
+                return cert
+    raise NotTested("the device was not onboarded, so there is no certificate to verify its requests with")
+
+
+@check("ONB-13")
+def client_id_used_verbatim(observations: list[Any], client_id: str) -> Verdict:
+    later = _need(http(observations, CAPABILITIES_ROUTE), "request after onboarding")
+    prefix = "/api/v1/clients/"
+    wrong = []
+    for o in later:
+        target = o.request.target or ""
+        path = target.split("?")[0]
+        at = path.find(prefix)
+        segment = path[at + len(prefix):].split("/")[0] if at >= 0 else None
+        if segment != client_id:
+            wrong.append(f"{_label(o)} (clientId segment {segment!r})")
+    return Verdict.of(not wrong, "clientId in the path of every later request, byte for byte",
+                      expected=client_id, observed=wrong or "all verbatim")
+
+
+@check("ONB-15")
+def onboarding_before_capabilities(observations: list[Any]) -> Verdict:
+    order = [(o.seq, o.route, o.status) for o in http(observations)]
+    first_ok = next((seq for seq, route, status in order
+                     if route == ONBOARDING_ROUTE and status is not None and 200 <= status < 300), None)
+    early = [seq for seq, route, _ in order if route == CAPABILITIES_ROUTE and (first_ok is None or seq < first_ok)]
+    return Verdict.of(not early, "capabilities are reported only after a successful onboarding",
+                      expected="onboarding (2xx) before any capabilities request",
+                      observed=[f"#{s} {r} -> {st}" for s, r, st in order])
+
+
+@check("ONB-15")
+def no_capabilities_after_refusal(observations: list[Any]) -> Verdict:
+    caps = http(observations, CAPABILITIES_ROUTE)
+    return Verdict.of(not caps, "no capabilities report after onboarding was refused",
+                      expected="no capabilities request", observed=[_label(o) for o in caps] or "none")
+
+
+# --- request signing ----------------------------------------------------------------------------
+
+
+def signed_requests(observations: list[Any]) -> list[Any]:
+    return [o for o in http(observations) if o.route != CERTIFICATE_ROUTE
+            and (o.request.header("signature") or o.request.header("signature-input"))]
+
+
+@check("SIG-01")
+def every_request_signed(observations: list[Any]) -> Verdict:
+    protected = _need([o for o in http(observations) if o.route != CERTIFICATE_ROUTE], "request to a protected route")
+    unsigned = [_label(o) for o in protected
+                if not (o.request.header("signature") and o.request.header("signature-input"))]
+    return Verdict.of(not unsigned, "every request except the Certificate API carries Signature and Signature-Input",
+                      expected="all signed", observed=unsigned or f"all {len(protected)} signed")
+
+
+def _judge_each(observations: list[Any], cert: Any, codes: set[str], what: str, expected: str) -> Verdict:
+    requests = _need(signed_requests(observations), "signed request")
+    bad: list[str] = []
+    findings: list[Finding] = []
+    for o in requests:
+        key_cert = cert if cert is not None else _lenient_certificate(o)
+        if key_cert is None:
+            continue
+        result = verify_with(o, key_cert)
+        hits = [f for f in result.findings if f.code in codes or any(f.code.startswith(c + ":") for c in codes)]
+        findings.extend(hits)
+        if any(f.severity == "error" for f in hits):
+            bad.append(f"{_label(o)}: {', '.join(f.code for f in hits)}")
+    return Verdict(passed=not bad, what=what, expected=expected, observed=bad or f"all {len(requests)} requests",
+                   findings=tuple(findings))
+
+
+@check("SIG-02", interpretations=["Q-04"])
+def required_components_covered(observations: list[Any], cert: Any) -> Verdict:
+    requests = _need(signed_requests(observations), "signed request")
+    bad = []
+    for o in requests:
+        covered = _covered(o)
+        names = [c.lower() for c in covered]
+        missing = [c for c in ("@method", "@target-uri") if c not in names]
+        if o.request.header("content-digest") is not None and "content-digest" not in names:
+            missing.append("content-digest")
+        upper = [c for c in covered if c != c.lower()]
+        if missing or upper:
+            bad.append(f"{_label(o)}: missing {missing or 'none'}, not lower-case {upper or 'none'}")
+    return Verdict.of(not bad, 'covered components include "@method", "@target-uri" and "content-digest" (lower case)',
+                      expected="all three, lower case", observed=bad or f"all {len(requests)} requests")
+
+
+def _covered(o: Exchange) -> list[str]:
+    import re
+
+    value = o.request.header("signature-input") or ""
+    inner = re.search(r"\(([^)]*)\)", value)
+    return re.findall(r'"([^"]*)"', inner.group(1)) if inner else []
+
+
+@check("SIG-03")
+def created_and_keyid(observations: list[Any], cert: Any) -> Verdict:
+    return _judge_each(observations, cert, {"missing-created", "created-not-integer", "created-too-old",
+                                            "created-in-future", "missing-keyid"},
+                       "created (the signing time, within the window) and keyid parameters",
+                       "created within 300 s back / 60 s ahead of arrival; keyid present")
+
+
+@check("SIG-07")
+def allowed_algorithm(observations: list[Any], cert: Any) -> Verdict:
+    requests = _need(signed_requests(observations), "signed request")
+    used: dict[str, str | None] = {}
+    for o in requests:
+        result = verify_with(o, cert if cert is not None else _lenient_certificate(o))
+        used[_label(o)] = result.algorithm
+    bad = {k: v for k, v in used.items() if v not in MARGO_ALGORITHMS}
+    return Verdict.of(not bad, "signature algorithm is one of the four Margo algorithms",
+                      expected=list(MARGO_ALGORITHMS), observed=bad or sorted(set(used.values()), key=str))
+
+
+@check("SIG-05", interpretations=["Q-06"])
+def ecdsa_raw_encoding(observations: list[Any], cert: Any) -> Verdict:
+    return _judge_each(observations, cert, {"ecdsa-der-encoding"}, "ECDSA signatures are raw r||s (not DER)",
+                       "r||s (64 bytes for P-256, 96 for P-384)")
+
+
+@check("SIG-05")
+def signature_verifies(observations: list[Any], cert: Any) -> Verdict:
+    return _judge_each(observations, cert, {"signature-invalid", "alg-key-mismatch", "malformed-signature",
+                                            "malformed-signature-input", "key-unsupported"},
+                       "every signature verifies with the key of the onboarded certificate",
+                       "signatures that verify")
+
+
+@check("SIG-06")
+def body_requests_carry_headers(observations: list[Any]) -> Verdict:
+    with_body = _need([o for o in http(observations) if o.request.body and o.route != CERTIFICATE_ROUTE],
+                      "request with a body")
+    bad = []
+    for o in with_body:
+        absent = [h for h in ("content-digest", "signature-input", "signature") if o.request.header(h) is None]
+        if absent:
+            bad.append(f"{_label(o)}: no {', '.join(absent)}")
+    return Verdict.of(not bad, "requests with a body carry Content-Digest, Signature-Input and Signature",
+                      expected="all three headers", observed=bad or f"all {len(with_body)} requests")
+
+
+@check("DIG-01")
+def digest_matches_body(observations: list[Any]) -> Verdict:
+    """RFC 9530: sha-256 over the exact body bytes received; standard base64 byte sequence (DIG-06)."""
+    with_digest = _need([o for o in http(observations) if o.request.header("content-digest") is not None],
+                        "request with a Content-Digest")
+    bad = []
+    for o in with_digest:
+        header = o.request.header("content-digest") or ""
+        want = base64.b64encode(hashlib.sha256(o.request.body).digest())
+        try:
+            members = parse_content_digest(header)
+        except ValueError as exc:
+            bad.append(f"{_label(o)}: malformed ({exc})")
+            continue
+        sent = members.get("sha-256")
+        if sent is None:
+            bad.append(f"{_label(o)}: no sha-256 member (has {sorted(members)})")
+        elif base64.b64encode(sent) != want:
+            bad.append(f"{_label(o)}: sha-256 {base64.b64encode(sent).decode()} != {want.decode()} of {len(o.request.body)} body bytes")
+    return Verdict.of(not bad, "Content-Digest sha-256 equals SHA-256 of the body as received",
+                      expected="sha-256=:<base64(SHA-256(body))>:", observed=bad or f"all {len(with_digest)} requests")
+
+
+# --- capabilities ---------------------------------------------------------------------------------
+
+
+def capability_reports(observations: list[Any]) -> list[Any]:
+    return _need([o for o in http(observations, CAPABILITIES_ROUTE) if o.request.method == "PUT"],
+                 "capabilities report")
+
+
+def _device_id(o: Exchange) -> str:
+    target = (o.request.target or "").split("?")[0]
+    marker = "/capabilities/"
+    return target[target.find(marker) + len(marker):] if marker in target else ""
+
+
+@check("CAP-08")
+def manifest_schema(observations: list[Any]) -> Verdict:
+    bad = []
+    for o in capability_reports(observations):
+        body = _body(o)
+        errors = validate("device-capabilities-manifest", body) if body is not None else None
+        if errors is None:
+            bad.append(f"{_label(o)}: not JSON")
+        elif errors:
+            bad.append(f"{_label(o)}: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in errors[:5]))
+    return Verdict.of(not bad, "every manifest matches the DeviceCapabilitiesManifest schema",
+                      expected="no schema errors", observed=bad or "valid")
+
+
+@check("CAP-20", interpretations=["Q-18"])
+def manifest_id_matches_path(observations: list[Any]) -> Verdict:
+    bad = []
+    for o in capability_reports(observations):
+        body = _body(o)
+        props = body.get("properties") if isinstance(body, dict) else None
+        pid = props.get("id") if isinstance(props, dict) else None
+        if pid != _device_id(o):
+            bad.append(f"{_label(o)}: properties.id {pid!r} != path {_device_id(o)!r}")
+    return Verdict.of(not bad, "properties.id equals the {deviceId} of the path", expected="equal",
+                      observed=bad or "equal in every report")
+
+
+@check("CAP-11")
+def hosting_fields_complete(observations: list[Any]) -> Verdict:
+    findings: list[Finding] = []
+    bad = []
+    hosting = 0
+    for o in capability_reports(observations):
+        body = _body(o)
+        if not isinstance(body, dict):
+            continue
+        found = [f for f in semantic_findings(body) if f.requirement == "CAP-11"]
+        props = body.get("properties")
+        if isinstance(props, dict) and any(k in props for k in ("cpus", "memory", "storage", "otelCollector")):
+            hosting += 1
+        findings.extend(found)
+        errors = [f.code for f in found if f.severity == "error"]
+        if errors:
+            bad.append(f"{_label(o)}: {', '.join(errors)}")
+    if not hosting and not bad:
+        raise NotTested("the device reported no hosting-device manifest (a see-thru gateway reports identity only)")
+    return Verdict(passed=not bad, what="a hosting device reports every hosting field, otelCollector true",
+                   expected="cpus, memory, storage, peripherals, interfaces, otelCollector=true, runtimes, deployment types",
+                   observed=bad or "complete", findings=tuple(findings))
+
+
+@check("CAP-16")
+def unit_format(observations: list[Any]) -> Verdict:
+    notes = []
+    for o in capability_reports(observations):
+        body = _body(o)
+        if isinstance(body, dict):
+            notes += [f"{_label(o)}: {f.detail}" for f in semantic_findings(body) if f.code == "unit-format"]
+    return Verdict.of(not notes, "memory and storage in binary units without a space", expected="e.g. 16Gi",
+                      observed=notes or "as expected")
+
+
+@check("CAP-13")
+def parents_before_children(observations: list[Any]) -> Verdict:
+    reported: set[str] = set()
+    bad = []
+    for o in capability_reports(observations):
+        device_id = _device_id(o)
+        parent = device_id.rsplit("/", 1)[0] if "/" in device_id else None
+        if parent is not None and parent not in reported:
+            bad.append(f"{_label(o)}: child before its parent {parent!r}")
+        if o.status is not None and 200 <= o.status < 300:
+            reported.add(device_id)
+    return Verdict.of(not bad, "a see-thru gateway reports itself before each child", expected="parent first",
+                      observed=bad or [_device_id(o) for o in capability_reports(observations)])
+
+
+@check("CAP-12")
+def gateway_identity_only(observations: list[Any]) -> Verdict:
+    reports = capability_reports(observations)
+    parents = {(_device_id(o).rsplit("/", 1)[0]) for o in reports if "/" in _device_id(o)}
+    gateways = [o for o in reports if _device_id(o) in parents]
+    if not gateways:
+        raise NotTested("the device reported no gateway with children")
+    bad = []
+    for o in gateways:
+        body = _body(o)
+        props = body.get("properties") if isinstance(body, dict) else {}
+        extra = sorted(set(props or {}) - {"id", "vendor", "modelNumber", "serialNumber"})
+        if extra:
+            bad.append(f"{_label(o)}: hosting fields {extra}")
+    return Verdict.of(not bad, "a non-hosting see-thru gateway reports only its identity fields",
+                      expected="id, vendor, modelNumber, serialNumber", observed=bad or "identity only")
+
+
+def retry_waited(observations: list[Any], retry_after_s: float) -> Verdict:
+    """After a 503 with Retry-After, the next request of the same route comes no sooner (ERR-04)."""
+    reports = http(observations, CAPABILITIES_ROUTE)
+    refused = next((o for o in reports if o.status == 503), None)
+    if refused is None:
+        raise NotTested("the simulated WFM's 503 was not observed")
+    later = [o for o in reports if o.seq > refused.seq]
+    if not later:
+        raise NotTested("the device did not retry after the 503 (nothing to time)")
+    answered_at = refused.started_at + (refused.elapsed_s or 0.0)
+    waited = later[0].started_at - answered_at
+    return Verdict.of(waited >= retry_after_s - 0.05, "wait before retrying after 503 Retry-After",
+                      expected=f">= {retry_after_s:g} s", observed=f"{waited:.2f} s")

@@ -1,0 +1,344 @@
+"""Steps of the device-role features: set the simulated WFM's behaviour, run the device, judge its bytes.
+
+Given steps configure the simulated WFM (TLS chain, faults, clientId); one When step runs the device
+until the traffic the scenario needs has arrived; Then steps judge the recorded requests with the
+checks of ``margo_conformance.checks.device``. A device that did not even try (exited at once, never
+connected) leaves the scenario broken: "it sent nothing" is never taken as a pass without evidence that
+it tried.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.checks import device as checks
+from margo_conformance.errors import HarnessError
+from margo_conformance.verdict import Judge, NotTested, Verdict
+
+from .context import DeviceScenario
+
+REQ = re.compile(r"(?P<reqs>[A-Z]+-\d+(?:, [A-Z]+-\d+)*)(?:, (?P<mode>advisory|informational))?")
+MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
+
+
+def _reqs(text: str) -> tuple[tuple[str, ...], str | None]:
+    m = REQ.fullmatch(text.strip())
+    if m is None:
+        raise HarnessError(f"step names no requirement in the form (ID) or (ID, advisory): {text!r}")
+    return tuple(m["reqs"].split(", ")), MODE_LEVEL[m["mode"]]
+
+
+# --- the simulated WFM's behaviour ----------------------------------------------------------------
+
+
+@given("the simulated WFM is running")
+def _(scenario: DeviceScenario) -> None:
+    scenario.variant = "out-of-band"
+
+
+_TLS_CHOICES = {
+    "a certificate chain from an unrelated CA": "untrusted-ca",
+    "an expired certificate": "expired",
+    "a certificate that is not yet valid": "not-yet-valid",
+    "a certificate for another host name": "wrong-host",
+    "its certificate without the intermediate CA": "missing-intermediate",
+}
+
+
+@given(parsers.parse("the WFM presents {what}"))
+def _(scenario: DeviceScenario, what: str) -> None:
+    scenario.wfm.main.reconfigure_tls(_TLS_CHOICES[what])
+
+
+@given("the WFM accepts only TLS 1.2")
+def _(scenario: DeviceScenario) -> None:
+    scenario.wfm.main.reconfigure_tls("valid", min_version="1.2", max_version="1.2")
+
+
+@given("the device downloads the WFM root CA over a bootstrap channel it trusts")
+def _(scenario: DeviceScenario) -> None:
+    if not scenario.device.supports("bootstrap"):
+        raise NotTested("the SUT file has no device.launch_bootstrap command (root CA download over a bootstrap channel)")
+    scenario.variant = "bootstrap"
+    scenario.wfm.bootstrap_used = True
+
+
+@given("the bootstrap channel presents a certificate from an unrelated CA")
+def _(scenario: DeviceScenario) -> None:
+    scenario.wfm.present_untrusted_bootstrap_chain()
+
+
+@given("the device runs as a see-thru gateway with children")
+def _(scenario: DeviceScenario) -> None:
+    if not scenario.device.supports("gateway"):
+        raise NotTested("the SUT file has no device.launch_gateway command (see-thru gateway mode)")
+    scenario.variant = "gateway"
+
+
+@given(parsers.parse('the WFM assigns the clientId "{client_id}"'))
+def _(scenario: DeviceScenario, client_id: str) -> None:
+    scenario.wfm.main.faults.assign_client_id(client_id)
+
+
+@given("the WFM refuses onboarding with 403")
+def _(scenario: DeviceScenario) -> None:
+    scenario.wfm.main.faults.reject_onboarding(count=None)
+
+
+@given("the WFM refuses onboarding with 400")
+def _(scenario: DeviceScenario) -> None:
+    scenario.wfm.main.faults.fail_onboarding(count=None)
+
+
+@given(parsers.parse("the WFM answers the first capabilities report with 503 and Retry-After {seconds:d}"))
+def _(scenario: DeviceScenario, seconds: int) -> None:
+    scenario.wfm.main.faults.unavailable(retry_after=seconds, count=1, route="capabilities")
+    scenario.retry_after_s = float(seconds)
+
+
+# --- running the device ------------------------------------------------------------------------------
+
+
+def _run(scenario: DeviceScenario, until: Callable[[list], bool] | None, what: str | None) -> None:
+    log = scenario.wfm.main.observations
+    condition = None if until is None else (lambda: until(log.all()))
+    run = scenario.device.run(scenario.endpoints, variant=scenario.variant, until=condition)
+    scenario.record_run(run)
+    if until is not None and not until(scenario.observations):
+        raise HarnessError(f"the device did not get as far as {what}: {scenario.explain()}")
+
+
+def _onboarded(observations: list) -> bool:
+    return bool(checks.http(observations, checks.ONBOARDING_ROUTE))
+
+
+def _reported(observations: list) -> bool:
+    return any(o.request.method == "PUT" for o in checks.http(observations, checks.CAPABILITIES_ROUTE))
+
+
+@when("the device runs")
+def _(scenario: DeviceScenario) -> None:
+    _run(scenario, None, None)
+
+
+@when("the device runs until it has onboarded")
+def _(scenario: DeviceScenario) -> None:
+    _run(scenario, _onboarded, "an onboarding request")
+
+
+@when("the device runs until it has reported its capabilities")
+def _(scenario: DeviceScenario) -> None:
+    if scenario.variant == "gateway":
+        def done(obs: list) -> bool:
+            return any("/" in checks._device_id(o) for o in checks.http(obs, checks.CAPABILITIES_ROUTE))
+        _run(scenario, done, "a capabilities report of a gateway child")
+    elif scenario.retry_after_s is not None:
+        def retried(obs: list) -> bool:
+            return len([o for o in checks.http(obs, checks.CAPABILITIES_ROUTE) if o.request.method == "PUT"]) >= 2
+        _run(scenario, retried, "a retry of the capabilities report after the 503")
+    else:
+        _run(scenario, _reported, "a capabilities report")
+
+
+# --- judging: trust ------------------------------------------------------------------------------------
+
+
+def _require_attempt(scenario: DeviceScenario, observations: list) -> None:
+    """'It sent nothing' counts only when the device demonstrably tried to connect and refused."""
+    if not observations:
+        raise HarnessError(f"the device made no connection attempt at all, so its refusal cannot be judged: "
+                           f"{scenario.explain()}")
+
+
+@then(parsers.parse("the device sends no application request ({req})"))
+def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
+    req_ids, level = _reqs(req)
+    _require_attempt(scenario, scenario.observations)
+    judge(checks.no_application_request(scenario.observations, "HTTP requests after the TLS handshake")
+          .bound_to(*req_ids, level=level))
+
+
+@then("the device sends no application request to the WFM (CERT-06)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    _require_attempt(scenario, scenario.bootstrap_observations + scenario.observations)
+    judge(checks.no_application_request(scenario.observations, "requests to the WFM after an unverifiable bootstrap")
+          .bound_to("CERT-06"))
+
+
+@then("the device fetched the root CA from the bootstrap channel (CERT-06)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    fetched = [o for o in checks.http(scenario.bootstrap_observations, checks.CERTIFICATE_ROUTE) if o.status == 200]
+    judge(Verdict.of(bool(fetched), "root CA downloaded over the bootstrap channel", expected="GET certificate -> 200",
+                     observed=[o.summary() for o in scenario.bootstrap_observations] or "nothing").bound_to("CERT-06"))
+
+
+@then("the device onboarded over a connection verified against the downloaded root CA (CERT-07)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    onboarded = checks.http(scenario.observations, checks.ONBOARDING_ROUTE)
+    judge(Verdict.of(bool(onboarded), "onboarding reached the WFM, whose chain leads only to the downloaded root",
+                     expected="an onboarding request", observed=[o.summary() for o in scenario.observations] or "nothing")
+          .bound_to("CERT-07"))
+
+
+# --- judging: onboarding -------------------------------------------------------------------------------
+
+
+@then("the onboarding body matches the OnboardingRequest schema (ONB-02)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.onboarding_body_schema(checks.onboarding_request(scenario.observations)))
+
+
+@then('the onboarding kind is exactly "OnboardingRequest" (ONB-03)')
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.onboarding_kind_exact(checks.onboarding_request(scenario.observations)))
+
+
+@then("the onboarding apiVersion is the spec's example value (ONB-04, advisory)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.onboarding_api_version(checks.onboarding_request(scenario.observations)).bound_to(level="SHOULD"))
+
+
+@then("the submitted certificate is base64 of one X.509 certificate, DER or PEM (ONB-05)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.certificate_is_base64(checks.onboarding_request(scenario.observations)))
+
+
+@then("the submitted certificate conforms to RFC 5280 (CERT-09)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.certificate_rfc5280(checks.onboarding_request(scenario.observations)))
+
+
+@then("the key of the submitted certificate is EC P-256, EC P-384 or RSA (CERT-11)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.certificate_key_allowed(checks.onboarding_request(scenario.observations)))
+
+
+@then("the onboarding request is signed by the key of the submitted certificate (ONB-06)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.onboarding_signed_by_submitted_key(checks.onboarding_request(scenario.observations)))
+
+
+@then(parsers.parse('every later request carries the clientId "{client_id}" byte for byte (ONB-13)'))
+def _(scenario: DeviceScenario, judge: Judge, client_id: str) -> None:
+    judge(checks.client_id_used_verbatim(scenario.observations, client_id))
+
+
+@then("the device onboarded successfully before its first capabilities report (ONB-15)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.onboarding_before_capabilities(scenario.observations))
+
+
+@then("the device sends no capabilities report (ONB-15)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    if not checks.http(scenario.observations, checks.ONBOARDING_ROUTE):
+        raise HarnessError(f"the device never tried to onboard, so its reaction to 403 cannot be judged: "
+                           f"{scenario.explain()}")
+    judge(checks.no_capabilities_after_refusal(scenario.observations))
+
+
+@then("the device does not send the refused onboarding request again (ERR-04, advisory)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    tries = checks.http(scenario.observations, checks.ONBOARDING_ROUTE)
+    if not tries:
+        raise HarnessError(f"the device never tried to onboard: {scenario.explain()}")
+    bodies = [o.request.body for o in tries]
+    repeats = len(bodies) - len(set(bodies))
+    judge(Verdict.of(repeats == 0, "identical onboarding requests after a 400", expected=0, observed=repeats,
+                     attempts=len(tries)).bound_to("ERR-04", level="SHOULD"))
+
+
+# --- judging: signing -----------------------------------------------------------------------------------
+
+
+def _cert(scenario: DeviceScenario):
+    return checks.onboarded_certificate(scenario.observations)
+
+
+@then("every request except the Certificate API is signed (SIG-01)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.every_request_signed(scenario.observations))
+
+
+@then('every signature covers "@method", "@target-uri" and "content-digest" in lower case (SIG-02)')
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.required_components_covered(scenario.observations, None))
+
+
+@then("every signature has created and keyid parameters, created at the signing time (SIG-03)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.created_and_keyid(scenario.observations, _cert(scenario)))
+
+
+@then("every signature uses one of the four Margo algorithms (SIG-07)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.allowed_algorithm(scenario.observations, _cert(scenario)))
+
+
+@then("every ECDSA signature is raw r||s (SIG-05)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.ecdsa_raw_encoding(scenario.observations, _cert(scenario)))
+
+
+@then("every signature verifies with the key of the onboarded certificate (SIG-05)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.signature_verifies(scenario.observations, _cert(scenario)))
+
+
+@then("every request with a body carries Content-Digest, Signature-Input and Signature (SIG-06)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.body_requests_carry_headers(scenario.observations))
+
+
+@then("every Content-Digest is the sha-256 of the body as received (DIG-01)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.digest_matches_body(scenario.observations))
+
+
+# --- judging: capabilities --------------------------------------------------------------------------
+
+
+@then("the device reported its capabilities with PUT on its clientId's capabilities path (CAP-04)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    reports = checks.http(scenario.observations, checks.CAPABILITIES_ROUTE)
+    methods = sorted({o.request.method for o in reports})
+    judge(Verdict.of(bool(reports) and methods == ["PUT"], "method of the capabilities reports",
+                     expected=["PUT"], observed=methods or "no report").bound_to("CAP-04"))
+
+
+@then(parsers.parse("every manifest matches the DeviceCapabilitiesManifest schema ({req})"))
+def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
+    req_ids, level = _reqs(req)
+    judge(checks.manifest_schema(scenario.observations).bound_to(*req_ids, level=level))
+
+
+@then("every manifest's properties.id equals the path deviceId (CAP-20)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.manifest_id_matches_path(scenario.observations))
+
+
+@then("a hosting device's manifest has every hosting field and otelCollector true (CAP-11)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.hosting_fields_complete(scenario.observations))
+
+
+@then("memory and storage use binary units without a space (CAP-16, advisory)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.unit_format(scenario.observations).bound_to(level="SHOULD"))
+
+
+@then("each child was reported after its gateway (CAP-13)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.parents_before_children(scenario.observations))
+
+
+@then("the gateway's manifest has only identity fields (CAP-12)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    judge(checks.gateway_identity_only(scenario.observations))
+
+
+@then(parsers.parse("the device waited at least {seconds:d} seconds before retrying (ERR-04, advisory)"))
+def _(scenario: DeviceScenario, judge: Judge, seconds: int) -> None:
+    judge(checks.retry_waited(scenario.observations, float(seconds)).bound_to("ERR-04", level="SHOULD"))
