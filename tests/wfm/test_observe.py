@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import json
 import socket
 import ssl
 import time
@@ -230,3 +231,32 @@ def test_fault_counts_and_clear(wfm, http) -> None:
     assert http.get(wfm.base_url + "/api/v1/onboarding/certificate").status_code == 200
     with pytest.raises(ValueError):
         wfm.faults.drop(count=0)
+
+
+def test_respond_sends_a_canned_answer(wfm, http) -> None:
+    """ERR-05 material: a problem type the device cannot know."""
+    wfm.faults.respond(418, {"type": "https://vendor.example/problems/teapot", "title": "Teapot", "status": 418},
+                       headers={"Retry-After": "3"}, route="certificate")
+    response = http.get(wfm.base_url + "/api/v1/onboarding/certificate")
+    assert verdict(response) == (418, "fault:respond")
+    assert response.json()["type"].endswith("/teapot") and response.headers["retry-after"] == "3"
+    assert response.headers["content-type"] == "application/problem+json"
+    with pytest.raises(ValueError):
+        wfm.faults.respond(99)
+
+
+def test_reset_gives_a_fresh_simulated_wfm(make_wfm, wfm_ca) -> None:
+    server = make_wfm()
+    with client_for(server) as http:
+        device = new_device(server, http, wfm_ca, "before-reset")
+        server.faults.unavailable(count=None)
+        server.reconfigure_tls("expired")
+        server.reset()
+        assert server.faults.rules == [] and len(server.observations) == 0
+        assert server.store.clients() == []
+        assert http_still_serves(server)
+        assert device.put().status_code == 404  # the client is gone
+        assert device.onboard().status_code == 201
+    seen = server.observations.all()
+    assert [o.route for o in seen if o.kind == "http"] == ["certificate", "capabilities", "onboarding"]
+    assert json.loads(json.dumps(seen[-1].to_dict()))["route"] == "onboarding"

@@ -180,3 +180,11 @@ def test_the_server_still_serves_and_never_answered_5xx(wfm, http) -> None:
     bad = [e for e in wfm.store.audit_entries(100_000) if e.status is not None and e.status >= 500
            and not (e.check or "").startswith("fault:")]
     assert bad == []
+
+
+def test_expect_100_continue_over_the_limit_gets_413_and_the_connection_closes(wfm) -> None:
+    head = (f"PUT /api/v1/clients/x/capabilities/y HTTP/1.1\r\nHost: 127.0.0.1:{wfm.port}\r\n"
+            f"Content-Length: {2 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n").encode()
+    response = raw_exchange(wfm, head, timeout=5)  # no body sent: the server must not wait for it
+    assert (response.status, response.headers["x-margo-check"]) == (413, "body-size")
+    assert response.headers.get("connection") == "close"

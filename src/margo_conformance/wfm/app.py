@@ -229,6 +229,12 @@ class FrontLayer:
             if rejection is not None:
                 ctx.check = rejection.check
                 await problem_response(rejection, ctx)(scope, receive, capture)
+            elif fault is not None and fault.action == "respond":
+                ctx.check = "fault:respond"
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers]
+                headers.append((CHECK_HEADER.encode(), b"fault:respond"))
+                await capture({"type": "http.response.start", "status": fault.status, "headers": headers})
+                await capture({"type": "http.response.body", "body": fault.body})
             elif fault is not None and fault.action in ("drop", "close-mid-response"):
                 capture = _Capture(None)  # recorded after the connection is broken
                 await self._call_app(scope, ctx, capture)
@@ -280,7 +286,8 @@ class FrontLayer:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Up to _DRAIN_LIMIT the connection stays open and uvicorn discards the rest of the body, so the
             # client reads the 413 instead of a reset; beyond it, closing is cheaper than reading.
-            close = [("connection", "close")] if int(declared) > _DRAIN_LIMIT else []
+            expecting = "100-continue" in (ctx.header("expect") or "").lower()  # the body will never come
+            close = [("connection", "close")] if int(declared) > _DRAIN_LIMIT or expecting else []
             return reject(413, None, f"Content-Length {declared} exceeds the limit of {limit} bytes", "body-size",
                           headers=close)
         chunks: list[bytes] = []

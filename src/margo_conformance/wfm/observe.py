@@ -20,6 +20,7 @@ Faults are rules consumed in the order they were added; each matches a route (``
 - ``delay``: wait N seconds, then process and answer normally
 - ``drop``: process, then close the connection without answering
 - ``close_mid_response``: process, send the status line, headers and half of the body, then close
+- ``respond``: any canned status, body and headers (not processed), e.g. an unknown problem type (ERR-05)
 
 and one id fault: ``assign_client_id(value)``: the next new client gets ``value`` (ONB-13's ``c.9~f-_X``).
 """
@@ -38,7 +39,8 @@ from ..findings import Finding
 
 ObservationKind = Literal["http", "tls-failure", "protocol-error"]
 Route = Literal["certificate", "onboarding", "capabilities"]
-FaultAction = Literal["unavailable", "reject-onboarding", "fail-onboarding", "delay", "drop", "close-mid-response"]
+FaultAction = Literal["unavailable", "reject-onboarding", "fail-onboarding", "delay", "drop", "close-mid-response",
+                      "respond"]
 
 
 @dataclass
@@ -78,6 +80,15 @@ class Observation(Exchange):
 
     def finding_codes(self) -> list[str]:
         return [f.code for f in self.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exchange.to_dict plus what the simulated WFM knows (JSON-safe, bodies as cut text)."""
+        data = super().to_dict()
+        data.update(seq=self.seq, kind=self.kind, route=self.route, check=self.check, client_id=self.client_id,
+                    device_id=self.device_id, connection_id=self.connection_id, peer=self.peer, fault=self.fault,
+                    certificate=self.certificate,
+                    certificate_findings=[f.to_dict() for f in self.certificate_findings])
+        return data
 
     def summary(self) -> str:
         if self.kind != "http":
@@ -167,6 +178,10 @@ class FaultRule:
     remaining: int | None = 1
     retry_after: int | None = None
     seconds: float = 0.0
+    #: For "respond": the canned answer.
+    status: int = 0
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
 
     def matches(self, route: str | None) -> bool:
         return self.route is None or self.route == route
@@ -203,6 +218,26 @@ class FaultPlan:
     def close_mid_response(self, *, count: int | None = 1, route: Route | None = None) -> None:
         """Process the request, send the head and half the body, then close the connection."""
         self._add(FaultRule("close-mid-response", route, count))
+
+    def respond(self, status: int, body: bytes | str | dict[str, Any] = b"", *,
+                headers: dict[str, str] | None = None, count: int | None = 1, route: Route | None = None) -> None:
+        """Answer the next ``count`` requests with exactly this (request not processed): e.g. a problem type
+        the device cannot know (ERR-05), a 429, a 500. A dict body is sent as JSON; the content type defaults
+        to application/problem+json for a dict, text/plain otherwise."""
+        import json as _json
+
+        hdrs = dict(headers or {})
+        if isinstance(body, dict):
+            raw = _json.dumps(body).encode()
+            hdrs.setdefault("content-type", "application/problem+json")
+        else:
+            raw = body.encode() if isinstance(body, str) else bytes(body)
+            if raw:
+                hdrs.setdefault("content-type", "text/plain; charset=utf-8")
+        if not 100 <= status <= 599:
+            raise ValueError(f"status {status} is not an HTTP status code")
+        self._add(FaultRule("respond", route, count, status=status, body=raw,
+                            headers=tuple((k.lower(), v) for k, v in hdrs.items())))
 
     def assign_client_id(self, client_id: str, *, count: int = 1) -> None:
         """The next ``count`` new clients get ``client_id`` (ONB-13: e.g. ``c.9~f-_X``)."""

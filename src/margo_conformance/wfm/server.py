@@ -199,6 +199,16 @@ class WfmServer:
         """A client context that trusts only this server's root CA (for tests and tools)."""
         return client_context(self.identity.root, min_version=min_version, max_version=max_version)
 
+    def reset(self, *, store: bool = True) -> None:
+        """Back to a fresh simulated WFM between scenarios: no faults, the valid chain, an empty observation
+        log, and (``store``) no clients, capabilities or trust entries."""
+        self.faults.clear()
+        self.reset_tls()
+        if self.observations is not None:
+            self.observations.clear()
+        if store:
+            self.store.clear()
+
     # ------------------------------------------------------------------ observation hooks
     def _on_handshake_failure(self, info: ConnectionInfo, exc: BaseException) -> None:
         reason = describe_handshake_error(exc)

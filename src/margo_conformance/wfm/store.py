@@ -282,6 +282,14 @@ class Store:
         assert record is not None
         return record
 
+    def clear(self) -> None:
+        """Forget every client, certificate, capability document and trust entry (the audit log stays):
+        a clean WFM for the next scenario of a shared simulated WFM."""
+        with self._tx() as db:
+            for table in ("capabilities", "certificates", "clients", "trusted"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._certs.clear()
+
     # ------------------------------------------------------------------ capabilities
     def put_capabilities(self, client_id: str, device_id: str, document: str) -> bool:
         """Store the full document (PUT replaces); True when the device had no document before."""
