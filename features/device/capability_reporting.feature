@@ -12,7 +12,7 @@ Feature: The device reports its capabilities
     When the device runs until it has reported its capabilities
     Then the device reported its capabilities with PUT on its clientId's capabilities path (CAP-04)
 
-  @req:CAP-08 @req:CAP-09 @req:CAP-10 @req:CAP-14 @req:CAP-15 @level:MUST
+  @req:CAP-08 @req:CAP-09 @req:CAP-10 @req:CAP-14 @req:CAP-15 @req:CAP-17 @level:MUST
   Scenario: The manifest matches the DeviceCapabilitiesManifest schema
     When the device runs until it has reported its capabilities
     Then every manifest matches the DeviceCapabilitiesManifest schema (CAP-08, CAP-14)
@@ -22,7 +22,7 @@ Feature: The device reports its capabilities
     When the device runs until it has reported its capabilities
     Then every manifest's properties.id equals the path deviceId (CAP-20)
 
-  @req:CAP-11 @level:MUST
+  @req:CAP-11 @req:CAP-21 @level:MUST
   Scenario: A hosting device reports every hosting field with otelCollector true
     When the device runs until it has reported its capabilities
     Then a hosting device's manifest has every hosting field and otelCollector true (CAP-11)

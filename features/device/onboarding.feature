@@ -6,9 +6,10 @@ Feature: The device onboards with a well-formed, signed request
   Background:
     Given the simulated WFM is running
 
-  @req:ONB-01 @req:ONB-02 @req:ONB-03 @req:CERT-08 @level:MUST
+  @req:ONB-01 @req:ONB-02 @req:ONB-03 @req:CERT-08 @req:GEN-01 @req:GEN-02 @req:GEN-06 @level:MUST
   Scenario: The onboarding request body is an OnboardingRequest
     When the device runs until it has onboarded
+    Then every request is HTTP/1.1 with a JSON body labelled application/json (GEN-02, GEN-06)
     Then the onboarding body matches the OnboardingRequest schema (ONB-02)
     And the onboarding kind is exactly "OnboardingRequest" (ONB-03)
     And the onboarding apiVersion is the spec's example value (ONB-04, advisory)
@@ -47,3 +48,16 @@ Feature: The device onboards with a well-formed, signed request
     Given the WFM refuses onboarding with 400
     When the device runs
     Then the device does not send the refused onboarding request again (ERR-04, advisory)
+
+
+  @req:GEN-04 @level:MUST @interpretation:Q-23
+  Scenario: The device works with a WFM base URL that carries a path prefix
+    Given the WFM serves its API under a path prefix
+    When the device runs until it has reported its capabilities
+    Then the device's requests reached the WFM's API under its base URL (GEN-04)
+
+  @req:GEN-03 @level:MUST
+  Scenario: The device works with a WFM on port 443 given a URL without a port
+    Given the WFM listens on port 443 and the device is given a URL without a port
+    When the device runs until it has reported its capabilities
+    Then the device's requests reached the WFM's API under its base URL (GEN-03)

@@ -70,7 +70,11 @@ _REQ_KEYS = {
     "interpretations",
     "note",
     "digest_level",
+    "verified_by",
 }
+#: How a requirement is verified: by a scenario of a suite, or by the vendor's attestation (conformance
+#: statement) where no automated test can judge it (e.g. downtime tolerance, GEN-05).
+VERIFIED_BY = ("scenario", "attestation")
 _REQUIRED_REQ_KEYS = ("id", "level", "binds", "profiles", "text", "source")
 
 
@@ -87,6 +91,7 @@ class Requirement:
     sources: tuple[str, ...] = ()  # the same sources, one per item
     note: str | None = None  # why a level or binding was chosen, when not obvious
     digest_level: str | None = None  # the DIGEST's own wording of a mixed level, e.g. "MUST (prose) vs SHOULD (yaml)"
+    verified_by: str = "scenario"  # "scenario" | "attestation"
 
     def binds_role(self, role: str) -> bool:
         """True when the requirement applies to a SUT of ``role`` ("wfm" or "device"); "both" applies to each."""
@@ -432,6 +437,9 @@ def _parse_requirement(
     digest_level = entry.get("digest_level")
     if digest_level is not None and not _one_line(digest_level):
         raise ConfigError(f"{where}: digest_level must be one line")
+    verified_by = entry.get("verified_by", "scenario")
+    if verified_by not in VERIFIED_BY:
+        raise ConfigError(f"{where}: verified_by must be one of {', '.join(VERIFIED_BY)}, not {verified_by!r}")
 
     return Requirement(
         id=rid,
@@ -445,4 +453,5 @@ def _parse_requirement(
         sources=tuple(sources),
         note=note.strip() if isinstance(note, str) else None,
         digest_level=str(digest_level).strip() if digest_level is not None else None,
+        verified_by=verified_by,
     )

@@ -29,7 +29,7 @@ class DeviceScenario:
 
     def record_run(self, run: DeviceRun) -> None:
         self.run = run
-        self.observations = self.wfm.main.observations.all()
+        self.observations = self.wfm.active.observations.all()
         self.bootstrap_observations = self.wfm.bootstrap.observations.all() if self.wfm.bootstrap_used else []
         attach_text(run.to_text(), f"device run ({run.variant}, stopped by {run.stopped_by})")
         for o in self.bootstrap_observations:

@@ -78,6 +78,18 @@ def _(scenario: DeviceScenario) -> None:
     scenario.variant = "gateway"
 
 
+@given("the WFM serves its API under a path prefix")
+def _(scenario: DeviceScenario) -> None:
+    scenario.wfm.use_prefixed()
+
+
+@given("the WFM listens on port 443 and the device is given a URL without a port")
+def _(scenario: DeviceScenario) -> None:
+    problem = scenario.wfm.use_port_443()
+    if problem is not None:
+        raise NotTested(problem)
+
+
 @given(parsers.parse('the WFM assigns the clientId "{client_id}"'))
 def _(scenario: DeviceScenario, client_id: str) -> None:
     scenario.wfm.main.faults.assign_client_id(client_id)
@@ -103,7 +115,7 @@ def _(scenario: DeviceScenario, seconds: int) -> None:
 
 
 def _run(scenario: DeviceScenario, until: Callable[[list], bool] | None, what: str | None) -> None:
-    log = scenario.wfm.main.observations
+    log = scenario.wfm.active.observations
     condition = None if until is None else (lambda: until(log.all()))
     run = scenario.device.run(scenario.endpoints, variant=scenario.variant, until=condition)
     scenario.record_run(run)
@@ -248,6 +260,28 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
     repeats = len(bodies) - len(set(bodies))
     judge(Verdict.of(repeats == 0, "identical onboarding requests after a 400", expected=0, observed=repeats,
                      attempts=len(tries)).bound_to("ERR-04", level="SHOULD"))
+
+
+@then(parsers.parse("the device's requests reached the WFM's API under its base URL ({req})"))
+def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
+    req_ids, level = _reqs(req)
+    prefix = scenario.wfm.active.config.prefix
+    reached = [o.summary() for o in checks.http(scenario.observations)]
+    outside = [o.summary() for o in checks.http(scenario.observations) if o.route is None]
+    judge(Verdict.of(bool(reached) and not outside, f"requests under {prefix or '/'}api/v1 of the WFM base URL",
+                     expected="onboarding and capabilities on the API routes", observed=outside or reached)
+          .bound_to(*req_ids, level=level))
+
+
+@then("every request is HTTP/1.1 with a JSON body labelled application/json (GEN-02, GEN-06)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    requests = checks.http(scenario.observations)
+    versions = sorted({o.request.http_version for o in requests})
+    judge.all(
+        Verdict.of(versions == ["HTTP/1.1"], "HTTP version of the device's requests", expected="HTTP/1.1",
+                   observed=versions or "no request").bound_to("GEN-02"),
+        checks.json_content_type(scenario.observations),
+    )
 
 
 # --- judging: signing -----------------------------------------------------------------------------------

@@ -209,6 +209,15 @@ def no_capabilities_after_refusal(observations: list[Any]) -> Verdict:
                       expected="no capabilities request", observed=[_label(o) for o in caps] or "none")
 
 
+@check("GEN-06")
+def json_content_type(observations: list[Any]) -> Verdict:
+    with_body = _need([o for o in http(observations) if o.request.body], "request with a body")
+    bad = [f"{_label(o)}: {o.request.header('content-type')!r}" for o in with_body
+           if (o.request.header("content-type") or "").split(";")[0].strip().lower() != "application/json"]
+    return Verdict.of(not bad, "Content-Type of request bodies", expected="application/json",
+                      observed=bad or "application/json")
+
+
 # --- request signing ----------------------------------------------------------------------------
 
 

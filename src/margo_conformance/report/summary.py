@@ -78,6 +78,8 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             row["verdict"] = "NOT TESTED"
             reasons = [f"{s['outcome'].replace('_', ' ')}: {s['message']}" for s in tagged if s["message"]]
             row["reason"] = reasons[0] if reasons else "no scenario reached a verdict"
+        elif getattr(req, "verified_by", "scenario") == "attestation":
+            row["verdict"], row["reason"] = "NOT TESTED", "verified by the vendor's attestation, not by a scenario"
         else:
             row["verdict"], row["reason"] = "NOT TESTED", "no scenario of this suite verifies it"
         rows.append(row)

@@ -1,0 +1,55 @@
+"""Self-tests of the device-role suite: the reference device passes; every device defect is caught.
+
+Each test runs `margo-conformance run --role device --sut builtin` in a subprocess, as a user would; the
+suite launches the reference device once per scenario.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from margo_conformance.defects import defects_for
+from margo_conformance.requirements import load_catalog
+
+from .killmatrix import run_suite
+
+DEVICE_DEFECTS = defects_for("device")
+
+#: Defects whose requirement our interpretation judges as a warning by default, and that therefore fail
+#: the run only with --strict: accepting TLS 1.2 (Q-08) and ignoring Retry-After (ERR-04, MIAF text
+#: applied to this profile as a SHOULD).
+STRICT_ONLY = {"tls12-allowed", "retry-ignores-retry-after"}
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory):
+    return run_suite("device", tmp_path_factory.mktemp("device-clean"))
+
+
+def test_reference_device_passes_every_scenario(clean_run) -> None:
+    assert clean_run.exit_code == 0, clean_run.log
+    counts = clean_run.summary["counts"]["scenarios"]
+    assert counts["failed"] == counts["broken"] == 0, counts
+    assert counts["passed"] >= 25
+
+
+def test_every_device_binding_must_has_a_scenario(clean_run) -> None:
+    catalog = load_catalog()
+    profile = clean_run.summary["profile"]["id"]
+    musts = {r.id for r in catalog.all() if r.verdict_level == "MUST" and r.binds in ("device", "both")
+             and profile in r.profiles and r.verified_by == "scenario"}
+    covered = {r["id"] for r in clean_run.summary["requirements"] if r["scenarios"]}
+    assert musts - covered == set(), f"device-binding MUST requirements with no scenario: {sorted(musts - covered)}"
+
+
+@pytest.mark.parametrize("defect", DEVICE_DEFECTS, ids=[d.name for d in DEVICE_DEFECTS])
+def test_kill_matrix(defect, tmp_path: Path) -> None:
+    run = run_suite("device", tmp_path, defects=(defect.name,), strict=defect.name in STRICT_ONLY)
+    assert run.exit_code == 1, f"{defect.name} was not caught (exit {run.exit_code}):\n{run.log}"
+    row = run.requirement(defect.requirement)
+    assert row["verdict"] == "FAIL", f"{defect.name}: {defect.requirement} is {row['verdict']}: {row['reason']}"
+    assert run.unrelated_failures(defect.requirement) == [], defect.name
+    broken = [f"{s['name']}: {s['message'][:200]}" for s in run.summary["scenarios"] if s["outcome"] == "broken"]
+    assert broken == [], f"{defect.name} broke scenarios: {broken}"
