@@ -45,9 +45,9 @@ def mutated_manifests(draw: st.DrawFn) -> Any:
         if action == "delete" and isinstance(parent, dict):
             del parent[path[-1]]
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["foo", "x-ok-extensions", "x-Bad", "cpu"]))] = draw(_VALUES)
+            parent[draw(st.sampled_from(["foo", "x-ok-extensions", "x-Bad", "cpu"]))] = copy.deepcopy(draw(_VALUES))
         else:
-            parent[path[-1]] = draw(_VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(_VALUES))
     return doc
 
 
