@@ -1,12 +1,17 @@
-# Every install step lives here; a fresh machine needs only Python 3.11, Node 20 and the registries.
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-# pytest-xdist workers: 2 cores on the reference machine.
-WORKERS ?= auto
+# Every install step lives here; a fresh machine needs only Python 3.11, Node 20 and the package registries.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+MC      := $(VENV)/bin/margo-conformance
+STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# pytest-xdist workers for `make test` (2 cores on the reference machine).
+WORKERS ?= 2
+DEMO    := reports/demo
+# `make report RUN=reports/<dir>`: which run to render (default: the demo runs).
+RUN     ?=
 
-.PHONY: setup test demo report clean bench
+.PHONY: setup setup-node test demo report bench clean
 
 setup: $(STAMP)
 
@@ -16,15 +21,33 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-test: setup
+setup-node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+test: setup setup-node
 	$(PY) -m pytest -n $(WORKERS) tests
 
-demo: setup
-	@echo "make demo: the conformance run arrives with the WFM suite (issue 'WFM conformance suite')."
-	$(VENV)/bin/margo-conformance requirements --profile httpsig-2026h1
+# Certify both built-in references (the harness plays the device, then the WFM) and build the reports.
+demo: setup setup-node
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(MC) run --role wfm --sut builtin --output $(DEMO)/wfm
+	$(MC) run --role device --sut builtin --output $(DEMO)/device
+	$(MC) report $(DEMO)/wfm
+	$(MC) report $(DEMO)/device
+	@echo
+	@echo "Conformance summaries: $(DEMO)/wfm/summary.md  $(DEMO)/device/summary.md"
+	@echo "HTML reports (open from disk): $(DEMO)/wfm/allure-report/index.html  $(DEMO)/device/allure-report/index.html"
+
+report: setup setup-node
+	@if [ -n "$(RUN)" ]; then $(MC) report $(RUN); \
+	else for d in $(DEMO)/wfm $(DEMO)/device; do $(MC) report $$d || exit $$?; done; fi
 
 bench: setup
 	$(PY) benchmarks/httpsig_bench.py
+	$(PY) benchmarks/wfm_throughput.py
 
 clean:
-	rm -rf $(VENV) reports/* .pytest_cache
+	rm -rf $(VENV) node_modules reports/demo .pytest_cache

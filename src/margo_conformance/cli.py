@@ -26,6 +26,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("requirements", "margo_conformance.requirements_cli"),
     ("defects", "margo_conformance.defects"),
     ("run", "margo_conformance.run_cli"),
+    ("report", "margo_conformance.report_cli"),
     ("device", "margo_conformance.device.cli"),
     ("wfm", "margo_conformance.wfm.cli"),
 ]

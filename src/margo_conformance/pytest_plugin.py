@@ -260,6 +260,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_outputs(summary, state.output, state)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put the requirement IDs into the JUnit test names (CI dashboards show names, not properties)."""
+    if _RUN_KEY not in config.stash:
+        return
+    xml_path = getattr(config.option, "xmlpath", None)
+    if not xml_path:
+        return
+    from .report.junit import add_requirements_to_junit
+
+    add_requirements_to_junit(Path(xml_path), run_state(config).scenarios)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _RUN_KEY not in config.stash:
         return
