@@ -24,9 +24,14 @@ class Defect:
     role: Role
     requirement: str  # the one requirement ID it breaks
     description: str  # what the implementation does wrong, in one sentence
+    #: Requirements that break with it by necessity, named so the kill matrix can tell a consequence
+    #: from a stray failure (a client that verifies no certificate also accepts an expired one: TLS-04).
+    related: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["related"] = list(self.related)
+        return data
 
 
 _MODULES: dict[str, str] = {"wfm": "margo_conformance.wfm.defects", "device": "margo_conformance.device.defects"}

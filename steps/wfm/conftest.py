@@ -6,7 +6,9 @@ imported here so that pytest-bdd sees them for every feature of the role.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,12 @@ def device_ca() -> TestCA:
 def wfm(run: RunState, device_ca: TestCA) -> Iterator[WfmUnderTest]:
     target = open_wfm_under_test(run.sut, device_ca)
     run.facts.update(target.facts)
+    if not run.sut.builtin and target.operator.can("trust_issuer"):
+        # A WFM with an allow-list trust policy must know the simulated devices' issuer before they onboard.
+        ca_file = Path(tempfile.mkdtemp(prefix="margo-ca-")) / "manufacturer-ca.pem"
+        device_ca.write_cert_pem(ca_file)
+        target.operator.perform("trust_issuer", ca_file=str(ca_file))
+        run.facts["wfm.trusted_issuer"] = device_ca.cert.subject.rfc4514_string()
     try:
         yield target
     finally:

@@ -32,25 +32,28 @@ class SuiteRun:
     def requirement(self, req_id: str) -> dict[str, Any]:
         return next(r for r in self.summary["requirements"] if r["id"] == req_id)
 
-    def unrelated_failures(self, req_id: str) -> list[str]:
-        """Failed scenarios that neither carry the requirement's tag nor failed on a verdict naming it."""
+    def unrelated_failures(self, *req_ids: str) -> list[str]:
+        """Failed scenarios that neither carry one of the requirements' tags nor failed on a verdict naming one."""
         stray = []
+        wanted = set(req_ids)
         for s in self.failed_scenarios:
             failing = {r for v in s["verdicts"] if not v["passed"] for r in v["requirements"]}
-            if req_id not in s["requirements"] and req_id not in failing:
+            if not wanted & (set(s["requirements"]) | failing):
                 stray.append(f"{s['name']}: {s['message'][:200]}")
         return stray
 
 
 def run_suite(role: str, output: Path, *, defects: tuple[str, ...] = (), strict: bool = False,
-              extra: tuple[str, ...] = ()) -> SuiteRun:
-    cmd = [sys.executable, "-m", "margo_conformance.cli", "run", "--role", role, "--sut", "builtin",
+              extra: tuple[str, ...] = (), sut: str = "builtin", env: dict[str, str] | None = None,
+              timeout_s: float = RUN_TIMEOUT_S) -> SuiteRun:
+    cmd = [sys.executable, "-m", "margo_conformance.cli", "run", "--role", role, "--sut", sut,
            "--output", str(output), *extra]
     for defect in defects:
         cmd += ["--defect", defect]
     if strict:
         cmd.append("--strict")
-    done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_s, check=False,
+                          env=env)
     summary_file = output / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     return SuiteRun(done.returncode, summary, output, done.stdout[-4000:] + done.stderr[-4000:])

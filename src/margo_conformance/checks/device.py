@@ -175,9 +175,17 @@ def onboarded_certificate(observations: list[Any]) -> Any:
     raise NotTested("the device was not onboarded, so there is no certificate to verify its requests with")
 
 
+def after_onboarding(observations: list[Any]) -> list[Any]:
+    """Requests that arrived after the first successful onboarding (what ONB-13 and CAP-13 speak of)."""
+    done = next((o.seq for o in http(observations, ONBOARDING_ROUTE)
+                 if o.status is not None and 200 <= o.status < 300), None)
+    return [] if done is None else [o for o in http(observations) if o.seq > done]
+
+
 @check("ONB-13")
 def client_id_used_verbatim(observations: list[Any], client_id: str) -> Verdict:
-    later = _need(http(observations, CAPABILITIES_ROUTE), "request after onboarding")
+    later = _need([o for o in after_onboarding(observations) if o.route == CAPABILITIES_ROUTE],
+                  "request after onboarding")
     prefix = "/api/v1/clients/"
     wrong = []
     for o in later:
@@ -287,14 +295,28 @@ def created_and_keyid(observations: list[Any], cert: Any) -> Verdict:
 
 @check("SIG-07")
 def allowed_algorithm(observations: list[Any], cert: Any) -> Verdict:
+    """The algorithm a request used: from ``alg`` when given, else from the key (ECDSA by curve); an RSA
+    signature that verifies under no padding leaves the algorithm unknown, and SIG-05 judges that one."""
     requests = _need(signed_requests(observations), "signed request")
     used: dict[str, str | None] = {}
     for o in requests:
         result = verify_with(o, cert if cert is not None else _lenient_certificate(o))
-        used[_label(o)] = result.algorithm
+        algorithm = result.algorithm or result.params.get("alg") or _curve_algorithm(cert)
+        if algorithm is not None:
+            used[_label(o)] = str(algorithm)
+    if not used:
+        raise NotTested("no request's algorithm could be determined (the signatures do not verify; SIG-05)")
     bad = {k: v for k, v in used.items() if v not in MARGO_ALGORITHMS}
     return Verdict.of(not bad, "signature algorithm is one of the four Margo algorithms",
                       expected=list(MARGO_ALGORITHMS), observed=bad or sorted(set(used.values()), key=str))
+
+
+def _curve_algorithm(cert: Any) -> str | None:
+    try:
+        kt = key_type_of(cert.public_key()) if cert is not None else None
+    except (ValueError, TypeError):
+        return None
+    return {KeyType.P256: "ecdsa-p256-sha256", KeyType.P384: "ecdsa-p384-sha384", KeyType.ED25519: "ed25519"}.get(kt)
 
 
 @check("SIG-05", interpretations=["Q-06"])
@@ -427,7 +449,8 @@ def unit_format(observations: list[Any]) -> Verdict:
 def parents_before_children(observations: list[Any]) -> Verdict:
     reported: set[str] = set()
     bad = []
-    for o in capability_reports(observations):
+    reports = [o for o in after_onboarding(observations) if o.route == CAPABILITIES_ROUTE and o.request.method == "PUT"]
+    for o in _need(reports, "capabilities report after onboarding"):
         device_id = _device_id(o)
         parent = device_id.rsplit("/", 1)[0] if "/" in device_id else None
         if parent is not None and parent not in reported:

@@ -71,7 +71,8 @@ def _set(**changes: object) -> _Switch:
 #: (defect, switch). The order is the order of ``margo-conformance defects --role device``.
 _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
     (Defect("tls-no-verify", "device", "TLS-03",
-            "does not verify the WFM server certificate at all (any chain is accepted)"),
+            "does not verify the WFM server certificate at all (any chain is accepted)",
+            related=("TLS-04",)),  # no verification also means no date, host name or intermediate check
      _set(verify_server_cert=False, check_hostname=False)),
     (Defect("tls-no-hostname", "device", "TLS-04",
             "verifies the chain but not the host name (Q-07)"),
@@ -86,7 +87,8 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
             "downloads the root CA over an unverified channel (trust on first use)"),
      _set(verify_bootstrap_channel=False)),
     (Defect("unsigned", "device", "SIG-01",
-            "sends the requests after onboarding without Signature-Input / Signature"),
+            "sends the requests after onboarding without Signature-Input / Signature",
+            related=("SIG-06",)),  # SIG-06: a request with a body carries all three headers
      _set(signature_fault_after_onboarding="unsigned")),
     (Defect("onboarding-unsigned", "device", "ONB-06",
             "sends the onboarding POST unsigned (no proof of possession)"),
