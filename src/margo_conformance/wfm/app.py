@@ -112,13 +112,14 @@ def build_starlette(svc: WfmService) -> Starlette:
                 if rejection is not None:
                     return problem_response(rejection, ctx)
                 assert ctx.client_id is not None and ctx.device_id is not None
-                created = svc.store.put_capabilities(ctx.client_id, ctx.device_id, ctx.body.decode("utf-8"))
+                created = await svc.store.put_capabilities_async(ctx.client_id, ctx.device_id,
+                                                                 ctx.body.decode("utf-8"))
                 status = 201 if created and not svc.config.has(D.CAPABILITIES_CREATE_200) else 200
                 return Response(status_code=status)
             rejection = checks.run_checks(checks.CAPABILITY_DELETE_CHECKS, ctx, svc)
             if rejection is None:
                 assert ctx.client_id is not None and ctx.device_id is not None
-                if svc.store.delete_capabilities(ctx.client_id, ctx.device_id):
+                if await svc.store.delete_capabilities_async(ctx.client_id, ctx.device_id):
                     return Response(status_code=204)
                 ctx.check = "device-lookup"
                 rejection = reject(404, None, f"no capabilities reported for device {ctx.device_id!r}",

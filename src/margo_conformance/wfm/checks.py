@@ -234,18 +234,22 @@ async def decide_trust(ctx: RequestContext, svc: WfmService) -> Rejection | None
         cert_der = str(ctx.document.get("certificate", "")).encode("utf-8", "replace")
         cert, subject, spki = None, "", ""
     fingerprint = pki_fingerprint(cert_der)
-    existing = svc.store.client_for_certificate(fingerprint)
-    if existing is None:
-        trusted = cfg.trust == "auto" or (cert is not None and svc.is_trusted(cert, fingerprint))
+    store = svc.store
+    join_first = cfg.has(D.CLIENT_ID_SHARED)
+    if cfg.trust == "auto":  # one round trip to the writer: insert-or-get
+        record, _ = await store.onboard_async(cert_der, spki_sha256=spki, subject=subject, state="approved",
+                                              new_client_id=svc.new_client_id_for_onboarding, join_first=join_first)
+    elif (existing := store.client_for_certificate(fingerprint)) is not None:
+        record = existing
+    else:
+        trusted = cert is not None and svc.is_trusted(cert, fingerprint)
         if not trusted and cfg.trust == "allow-list":
             return reject(403, "certificate-not-trusted",
                           "the certificate was not issued by an allow-listed CA and was not pre-registered",
                           "trust")
-        record, _ = svc.store.onboard(
+        record, _ = await store.onboard_async(
             cert_der, spki_sha256=spki, subject=subject, state="approved" if trusted else "pending",
-            new_client_id=svc.new_client_id, client_id=svc.client_id_for_new_certificate(ctx))
-    else:
-        record = existing
+            new_client_id=svc.new_client_id_for_onboarding, join_first=join_first)
     ctx.client_id = record.client_id
     state = record.state
     if state == "pending":

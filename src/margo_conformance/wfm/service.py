@@ -137,15 +137,14 @@ class WfmService:
             return base64.b64encode(value.bytes, altchars=b"+-").decode("ascii")  # always ends in '=='
         return str(value)
 
-    def client_id_for_new_certificate(self, ctx: RequestContext) -> str | None:
-        """A clientId forced from outside: the fault plan's (ONB-13), or the shared one of the defect."""
+    def new_client_id_for_onboarding(self) -> str:
+        """The id a new client gets: the fault plan's forced one (ONB-13) or a fresh one. Called by the store
+        only when a certificate is not bound yet, so re-onboarding never consumes a forced id."""
         if self.faults is not None:
             forced = self.faults.take_client_id()
             if forced is not None:
                 return forced
-        if self.config.has(D.CLIENT_ID_SHARED):
-            return self.store.first_client_id()
-        return None
+        return self.new_client_id()
 
     # ------------------------------------------------------------------ manual approval (ONB-10)
     def _on_state_change(self, client_id: str, state: str) -> None:
