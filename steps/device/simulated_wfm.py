@@ -29,10 +29,10 @@ class SimulatedWfm:
 
     def __init__(self) -> None:
         self.ca = TestCA("Margo Conformance simulated WFM Root CA", intermediate=True)
-        self.main = WfmServer(WfmConfig(observe=True, trust="auto"), ca=self.ca, hosts=("localhost",)).start()
+        self.main = WfmServer(WfmConfig(observe=True, trust="auto", accept_faulty=True), ca=self.ca, hosts=("localhost",)).start()
         self.bootstrap_ca = TestCA("Margo Conformance bootstrap channel CA")
         self.unrelated_ca = TestCA("Unrelated CA")
-        self.bootstrap = WfmServer(WfmConfig(observe=True, trust="auto"), ca=self.ca, hosts=("localhost",)).start()
+        self.bootstrap = WfmServer(WfmConfig(observe=True, trust="auto", accept_faulty=True), ca=self.ca, hosts=("localhost",)).start()
         self._bootstrap_chain = self.bootstrap_ca.issue_server_cert("localhost", "127.0.0.1", "::1")
         self.bootstrap.reconfigure_tls(self._bootstrap_chain)
         self.bootstrap_used = False
@@ -46,7 +46,7 @@ class SimulatedWfm:
     def use_prefixed(self) -> None:
         """GEN-04, Q-23: a WFM whose API hangs under a path prefix before /api/v1."""
         if "prefixed" not in self._extra:
-            config = WfmConfig(observe=True, trust="auto", path_prefix=PATH_PREFIX)
+            config = WfmConfig(observe=True, trust="auto", accept_faulty=True, path_prefix=PATH_PREFIX)
             self._extra["prefixed"] = WfmServer(config, ca=self.ca, hosts=("localhost",)).start()
         self.active = self._extra["prefixed"]
 
@@ -54,7 +54,7 @@ class SimulatedWfm:
         """GEN-03: a WFM on loopback port 443, reached with a URL that names no port; None, or why not."""
         if "443" not in self._extra and self._port_443_problem is None:
             try:
-                server = WfmServer(WfmConfig(observe=True, trust="auto"), ca=self.ca, hosts=("localhost",), port=443)
+                server = WfmServer(WfmConfig(observe=True, trust="auto", accept_faulty=True), ca=self.ca, hosts=("localhost",), port=443)
                 self._extra["443"] = server.start()
             except (OSError, HarnessError) as exc:
                 self._port_443_problem = f"the harness cannot listen on 127.0.0.1:443 here ({exc})"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -111,12 +110,16 @@ def build_starlette(svc: WfmService) -> Starlette:
                 rejection = checks.run_checks(checks.CAPABILITY_PUT_CHECKS, ctx, svc)
                 if rejection is not None:
                     return problem_response(rejection, ctx)
+                if ctx.client is None and svc.config.accept_faulty:  # unknown client, waived: nothing to store
+                    return Response(status_code=201)
                 assert ctx.client_id is not None and ctx.device_id is not None
                 created = await svc.store.put_capabilities_async(ctx.client_id, ctx.device_id,
                                                                  ctx.body.decode("utf-8"))
                 status = 201 if created and not svc.config.has(D.CAPABILITIES_CREATE_200) else 200
                 return Response(status_code=status)
             rejection = checks.run_checks(checks.CAPABILITY_DELETE_CHECKS, ctx, svc)
+            if rejection is None and ctx.client is None and svc.config.accept_faulty:
+                return Response(status_code=204)
             if rejection is None:
                 assert ctx.client_id is not None and ctx.device_id is not None
                 if await svc.store.delete_capabilities_async(ctx.client_id, ctx.device_id):
@@ -386,6 +389,9 @@ class FrontLayer:
                           device_id=ctx.device_id, connection_id=conn.id if conn else None,
                           peer=conn.peer if conn else ctx.remote, fault=fault,
                           certificate_findings=list(ctx.certificate_findings))
+        if ctx.waived:  # accept_faulty: what a strict WFM would have answered
+            obs.note = "accepted although a strict WFM would refuse it: " + "; ".join(
+                f"{r.check} -> {r.status}" for r in ctx.waived)
         if fault == "drop":
             obs.error = "response dropped by the WFM (injected): connection closed without an answer"
         elif fault == "close-mid-response":

@@ -460,10 +460,38 @@ CAPABILITY_PUT_CHECKS: tuple[Check, ...] = CAPABILITY_AUTH_CHECKS + (
 CAPABILITY_DELETE_CHECKS: tuple[Check, ...] = CAPABILITY_AUTH_CHECKS
 
 
+#: accept_faulty mode: checks whose failure is recorded, not answered (see WfmConfig.accept_faulty). The
+#: others (path syntax, content type, JSON syntax) leave nothing to go on with and still answer.
+WAIVABLE = frozenset({"digest", "certificate", "signature", "trust", "client-lookup", "client-state", "schema",
+                      "semantics", "device-id-match", "parent-gateway"})
+#: Checks that need the client record a waived client lookup did not find.
+_NEEDS_CLIENT = frozenset({check_capability_signature, check_client_state})
+
+
 def run_checks(checks: tuple[Check, ...], ctx: RequestContext, svc: WfmService) -> Rejection | None:
+    lenient = svc.config.accept_faulty
     for check in checks:
+        if lenient and ctx.client is None and check in _NEEDS_CLIENT and any(
+                r.check == "client-lookup" for r in ctx.waived):
+            continue
         rejection = check(ctx, svc)
-        if rejection is not None:
-            ctx.check = rejection.check
-            return rejection
+        if rejection is None:
+            continue
+        if lenient and rejection.check in WAIVABLE:
+            ctx.waived.append(rejection)
+            if rejection.check == "certificate" and ctx.decoded_cert is None:
+                _decode_leniently(ctx)
+            continue
+        ctx.check = rejection.check
+        return rejection
     return None
+
+
+def _decode_leniently(ctx: RequestContext) -> None:
+    """accept_faulty: bind what a device sent in any decodable form (raw PEM, line breaks, ...)."""
+    value = ctx.document.get("certificate") if isinstance(ctx.document, dict) else None
+    if isinstance(value, str):
+        try:
+            ctx.decoded_cert = pki.decode_certificate(value, strict=False)
+        except pki.CertificateDecodeError:
+            pass

@@ -50,6 +50,11 @@ class WfmConfig:
     #: Record every exchange for the observation API (in-process simulated WFM). Off for the standalone
     #: server, whose audit log lives in SQLite.
     observe: bool = False
+    #: The simulated WFM of the device-role suite: a check that fails on what the *device* did wrong (digest,
+    #: signature, certificate, schema, unknown client, ...) is recorded (``ctx.waived``, the observation's
+    #: findings) instead of answered, so the device carries on and all of its traffic can be judged. The
+    #: harness judges; the WFM only refuses what a scenario tells it to (FaultPlan). Never for a reference WFM.
+    accept_faulty: bool = False
     #: Names from ``wfm/defects.py``; each breaks exactly one requirement.
     defects: frozenset[str] = field(default_factory=frozenset)
     #: Seconds a manual-approval wait sleeps between polls of the store (decisions from another process).

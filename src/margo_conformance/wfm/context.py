@@ -48,6 +48,8 @@ class RequestContext:
     verify_key: PublicKey | None = None
     #: Name of the check that rejected the request (None: accepted).
     check: str | None = None
+    #: accept_faulty mode: the rejections that were recorded instead of answered, in check order.
+    waived: list = field(default_factory=list)
     #: Fault the simulated WFM injected, if any.
     fault: str | None = None
     #: A clientId the fault plan asks the next new client to get (ONB-13).
