@@ -8,6 +8,7 @@ Then steps, through the judge, with the requirement ID from the step text.
 from __future__ import annotations
 
 import re
+import secrets
 
 from pytest_bdd import given, parsers, then
 
@@ -39,7 +40,10 @@ def requirement(text: str) -> tuple[str, str | None]:
 
 
 def new_device(scenario: WfmScenario, *, key_type: str = "p256", algorithm: str | None = None,
-               name: str = "sim-device-1") -> SimulatedDevice:
+               name: str | None = None) -> SimulatedDevice:
+    """A simulated device with a fresh certificate; its subject (and deviceId) is unique to the run unless
+    ``name`` says otherwise, so no scenario depends on how a WFM tells identities apart."""
+    name = name or f"sim-{secrets.token_hex(4)}"
     return SimulatedDevice(scenario.wfm.base_url, scenario.wfm.client_context(), device_ca=scenario.device_ca,
                            key_type=KeyType(key_type), algorithm=algorithm, device_id=name,
                            timeout=scenario.wfm.timeout_s)
@@ -69,14 +73,14 @@ def _(scenario: WfmScenario) -> None:
 
 @given("a second device with another certificate onboards")
 def _(scenario: WfmScenario) -> None:
-    second = new_device(scenario, name="sim-device-2")
+    second = new_device(scenario)
     onboard_for_setup(scenario, second, "second device")
     scenario.others["second"] = second
 
 
 @given(parsers.parse("a device with a {key_type} key onboards"))
 def _(scenario: WfmScenario, key_type: str) -> None:
-    device = new_device(scenario, key_type=key_type, name=f"sim-{key_type}")
+    device = new_device(scenario, key_type=key_type)
     onboard_for_setup(scenario, device, f"{key_type} device")
     scenario.others["keyed"] = device
 

@@ -96,7 +96,7 @@ def p_client_id_url_safe(s, h, ca):
 
 
 def p_two_certificates_two_ids(s, h, ca):
-    a, b = onboarded(s, h, ca, "first"), onboarded(s, h, ca, "second")
+    a, b = onboarded(s, h, ca, "twin"), onboarded(s, h, ca, "twin")  # two certificates, one subject
     return a.client_id != b.client_id, a.put("dev-a").status_code, b.put("dev-b").status_code
 
 

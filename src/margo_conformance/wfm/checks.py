@@ -235,10 +235,10 @@ async def decide_trust(ctx: RequestContext, svc: WfmService) -> Rejection | None
         cert, subject, spki = None, "", ""
     fingerprint = pki_fingerprint(cert_der)
     store = svc.store
-    join_first = cfg.has(D.CLIENT_ID_SHARED)
+    join_same_subject = cfg.has(D.CLIENT_ID_SHARED)
     if cfg.trust == "auto":  # one round trip to the writer: insert-or-get
         record, _ = await store.onboard_async(cert_der, spki_sha256=spki, subject=subject, state="approved",
-                                              new_client_id=svc.new_client_id_for_onboarding, join_first=join_first)
+                                              new_client_id=svc.new_client_id_for_onboarding, join_same_subject=join_same_subject)
     elif (existing := store.client_for_certificate(fingerprint)) is not None:
         record = existing
     else:
@@ -249,7 +249,7 @@ async def decide_trust(ctx: RequestContext, svc: WfmService) -> Rejection | None
                           "trust")
         record, _ = await store.onboard_async(
             cert_der, spki_sha256=spki, subject=subject, state="approved" if trusted else "pending",
-            new_client_id=svc.new_client_id_for_onboarding, join_first=join_first)
+            new_client_id=svc.new_client_id_for_onboarding, join_same_subject=join_same_subject)
     ctx.client_id = record.client_id
     state = record.state
     if state == "pending":

@@ -10,8 +10,9 @@ also trip a neighbouring requirement, it is narrowed on purpose and the descript
   fields (CAP-09) and unknown root members (CAP-08) are still refused.
 - ``client-id-not-url-safe`` uses '+' and '=' but never '/', so the id still routes and later requests
   work: only ONB-11 breaks, not every capability scenario.
-- ``client-id-shared`` binds every later certificate to the first clientId ever issued; each bound
-  certificate still verifies on that id, so signed requests keep working.
+- ``client-id-shared`` keys clients by certificate subject: a second, different certificate with the same
+  subject gets the first one's clientId; each bound certificate still verifies on that id, so signed
+  requests keep working, and certificates with distinct subjects are unaffected.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ DEFECTS: tuple[Defect, ...] = (
     _d(CLIENT_ID_NOT_URL_SAFE, "ONB-11",
        "issues clientIds in standard base64 with '+' and '=' (not URL-safe)"),
     _d(CLIENT_ID_SHARED, "ONB-11",
-       "returns the first clientId it ever issued to every later, different certificate"),
+       "returns the same clientId to a different certificate that has the same subject (clients keyed by subject)"),
     _d(CAPABILITY_ENUMS_UNCHECKED, "CAP-14",
        "skips enum validation of the capabilities manifest (accepts architecture 'x86_64', type 'GPU')"),
     _d(ROOT_CA_LINE_BREAKS, "CERT-04",

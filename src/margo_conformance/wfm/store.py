@@ -269,27 +269,28 @@ class Store:
     # ------------------------------------------------------------------ clients
     def onboard(self, cert_der: bytes, *, spki_sha256: str, subject: str, state: ClientState,
                 new_client_id: Callable[[], str | None] | None = None,
-                client_id: str | None = None, join_first: bool = False) -> tuple[ClientRecord, bool]:
+                client_id: str | None = None, join_same_subject: bool = False) -> tuple[ClientRecord, bool]:
         """Insert-or-get by certificate fingerprint; returns (record, created).
 
         A certificate already bound returns its client unchanged (re-onboarding, Q-13). Otherwise the
         certificate is bound to ``client_id`` (or what ``new_client_id()`` returns, called only when a new
         client is needed), creating that client if it does not exist, or joining it if it does: fault
-        injection). ``join_first`` binds it to the first client ever created (the client-id-shared defect).
+        injection). ``join_same_subject`` binds it to the earliest client with the same certificate subject (the
+        client-id-shared defect: a WFM that keys clients by subject DN).
         """
         with self._tx() as db:
-            return self._onboard_in(db, cert_der, spki_sha256, subject, state, new_client_id, client_id, join_first)
+            return self._onboard_in(db, cert_der, spki_sha256, subject, state, new_client_id, client_id, join_same_subject)
 
     async def onboard_async(self, cert_der: bytes, *, spki_sha256: str, subject: str, state: ClientState,
                             new_client_id: Callable[[], str | None] | None = None,
-                            client_id: str | None = None, join_first: bool = False) -> tuple[ClientRecord, bool]:
+                            client_id: str | None = None, join_same_subject: bool = False) -> tuple[ClientRecord, bool]:
         """``onboard`` in this loop iteration's group commit (one commit for every onboarding waiting)."""
         return await self._submit(self._onboard_in, cert_der, spki_sha256, subject, state,  # type: ignore[no-any-return]
-                                  new_client_id, client_id, join_first)
+                                  new_client_id, client_id, join_same_subject)
 
     def _onboard_in(self, db: sqlite3.Connection, cert_der: bytes, spki_sha256: str, subject: str, state: str,
                     new_client_id: Callable[[], str | None] | None, client_id: str | None,
-                    join_first: bool = False) -> tuple[ClientRecord, bool]:
+                    join_same_subject: bool = False) -> tuple[ClientRecord, bool]:
         fp = sha256_hex(cert_der)
         now = time.time()
         row = db.execute("SELECT client_id FROM certificates WHERE cert_sha256=?", (fp,)).fetchone()
@@ -297,8 +298,9 @@ class Store:
             existing: str = row[0]
             created = False
         else:
-            if join_first and client_id is None:
-                first = db.execute("SELECT client_id FROM clients ORDER BY created_at, rowid LIMIT 1").fetchone()
+            if join_same_subject and client_id is None:
+                first = db.execute("SELECT client_id FROM clients WHERE subject=? ORDER BY created_at, rowid LIMIT 1",
+                                   (subject,)).fetchone()
                 client_id = first[0] if first else None
             existing = client_id or (new_client_id() if new_client_id is not None else None) or str(uuid.uuid4())
             exists = db.execute("SELECT 1 FROM clients WHERE client_id=?", (existing,)).fetchone()
