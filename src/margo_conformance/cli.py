@@ -7,12 +7,13 @@ Exit codes (DESIGN.md section 5): 0 all MUST checks passed / valid, 1 a MUST fai
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
 from . import __version__
 
-app = typer.Typer(
+_app = typer.Typer(
     name="margo-conformance",
     help="Conformance test harness for Margo Device Client Onboarding.",
     no_args_is_help=True,
@@ -32,27 +33,41 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def _register() -> None:
+_registered: set[str] = set()
+
+
+def _register(only: str | None = None) -> None:
+    """Add the sub-command groups; with ``only``, just that one (a command imports what it needs, no more)."""
     for name, module_name in _SUBCOMMANDS:
+        if (only is not None and name != only) or name in _registered:
+            continue
+        _registered.add(name)
         module = importlib.import_module(module_name)
         sub = getattr(module, "app")
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name)
+            _app.add_typer(sub, name=name)
         else:  # a plain function: a single command
-            app.command(name=name)(sub)
+            _app.command(name=name)(sub)
 
 
-@app.command()
+@_app.command()
 def version() -> None:
     """Print the harness version."""
     typer.echo(__version__)
 
 
-_register()
-
-
 def main() -> None:
-    app()
+    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    _register(wanted if wanted in dict(_SUBCOMMANDS) else None)
+    _app()
+
+
+def __getattr__(name: str) -> object:
+    """``from margo_conformance.cli import app`` (tests, embedding) gets the app with every command."""
+    if name == "app":
+        _register()
+        return _app
+    raise AttributeError(name)
 
 
 if __name__ == "__main__":

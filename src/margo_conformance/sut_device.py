@@ -224,7 +224,7 @@ def _read_tail(path: Path) -> str:
 
 def builtin_device(defects: tuple[str, ...]) -> dict[str, list[str]]:
     """argv templates of the reference device per launch variant, with the run's defects."""
-    base = [sys.executable, "-m", "margo_conformance.cli", "device", "run", "--wfm-url", "{wfm_url}",
+    base = [sys.executable, "-m", "margo_conformance.device", "run", "--wfm-url", "{wfm_url}",
             "--state-dir", "{state_dir}", "--timeout", "5", "--attempts", "3"]
     for defect in defects:
         base += ["--defect", defect]
