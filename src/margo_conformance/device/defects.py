@@ -72,7 +72,7 @@ def _set(**changes: object) -> _Switch:
 _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
     (Defect("tls-no-verify", "device", "TLS-03",
             "does not verify the WFM server certificate at all (any chain is accepted)",
-            related=("TLS-04",)),  # no verification also means no date, host name or intermediate check
+            related=("TLS-04", "CERT-06")),  # nor dates, host name, intermediates, nor the bootstrap channel
      _set(verify_server_cert=False, check_hostname=False)),
     (Defect("tls-no-hostname", "device", "TLS-04",
             "verifies the chain but not the host name (Q-07)"),

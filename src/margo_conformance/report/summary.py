@@ -57,7 +57,7 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             "binds": req.binds,
             "text": req.text,
             "interpretations": list(req.interpretations),
-            "scenarios": [s["id"] for s in tagged],
+            "scenarios": list(dict.fromkeys([s["id"] for s in tagged] + [s["id"] for s, _ in named])),
             "reason": "",
             "axis": None,
         }
