@@ -9,7 +9,6 @@ it tried.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pytest_bdd import given, parsers, then, when
@@ -18,18 +17,8 @@ from margo_conformance.checks import device as checks
 from margo_conformance.errors import HarnessError
 from margo_conformance.verdict import Judge, NotTested, Verdict
 
+from ..reqtext import requirements
 from .context import DeviceScenario
-
-REQ = re.compile(r"(?P<reqs>[A-Z]+-\d+(?:, [A-Z]+-\d+)*)(?:, (?P<mode>advisory|informational))?")
-MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
-
-
-def _reqs(text: str) -> tuple[tuple[str, ...], str | None]:
-    m = REQ.fullmatch(text.strip())
-    if m is None:
-        raise HarnessError(f"step names no requirement in the form (ID) or (ID, advisory): {text!r}")
-    return tuple(m["reqs"].split(", ")), MODE_LEVEL[m["mode"]]
-
 
 # --- the simulated WFM's behaviour ----------------------------------------------------------------
 
@@ -167,7 +156,7 @@ def _require_attempt(scenario: DeviceScenario, observations: list) -> None:
 
 @then(parsers.parse("the device sends no application request ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = _reqs(req)
+    req_ids, level = requirements(req)
     _require_attempt(scenario, scenario.observations)
     judge(checks.no_application_request(scenario.observations, "HTTP requests after the TLS handshake")
           .bound_to(*req_ids, level=level))
@@ -264,7 +253,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("the device's requests reached the WFM's API under its base URL ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = _reqs(req)
+    req_ids, level = requirements(req)
     prefix = scenario.wfm.active.config.prefix
     reached = [o.summary() for o in checks.http(scenario.observations)]
     outside = [o.summary() for o in checks.http(scenario.observations) if o.route is None]
@@ -344,7 +333,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("every manifest matches the DeviceCapabilitiesManifest schema ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = _reqs(req)
+    req_ids, level = requirements(req)
     judge(checks.manifest_schema(scenario.observations).bound_to(*req_ids, level=level))
 
 

@@ -7,7 +7,6 @@ Then steps, through the judge, with the requirement ID from the step text.
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from pytest_bdd import given, parsers, then
@@ -18,25 +17,8 @@ from margo_conformance.errors import HarnessError
 from margo_conformance.pki import KeyType
 from margo_conformance.verdict import Judge
 
+from ..reqtext import requirement, requirements  # noqa: F401 (re-exported to the other step modules)
 from .context import WfmScenario
-
-#: "(SIG-10)", "(SIG-09, SIG-10)", "(CAP-08, advisory)", "(ONB-12, informational)": the requirements a
-#: Then step verifies and how a failure counts (advisory: SHOULD, informational: MAY).
-REQ = re.compile(r"(?P<reqs>[A-Z]+-\d+(?:, [A-Z]+-\d+)*)(?:, (?P<mode>advisory|informational))?")
-MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
-
-
-def requirements(text: str) -> tuple[tuple[str, ...], str | None]:
-    m = REQ.fullmatch(text.strip())
-    if m is None:
-        raise HarnessError(f"step names no requirement in the form (ID), (ID, ID) or (ID, advisory): {text!r}")
-    return tuple(m["reqs"].split(", ")), MODE_LEVEL[m["mode"]]
-
-
-def requirement(text: str) -> tuple[str, str | None]:
-    """The single requirement of a step text (the first one when it names several)."""
-    reqs, level = requirements(text)
-    return reqs[0], level
 
 
 def new_device(scenario: WfmScenario, *, key_type: str = "p256", algorithm: str | None = None,
