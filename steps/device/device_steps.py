@@ -339,7 +339,8 @@ def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
 
 @then("every manifest's properties.id equals the path deviceId (CAP-20)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
-    judge(checks.manifest_id_matches_path(scenario.observations))
+    # The spec is silent (CAP-20); our position Q-18 makes equality a device MUST (a WFM only SHOULD check).
+    judge(checks.manifest_id_matches_path(scenario.observations).bound_to(level="MUST"))
 
 
 @then("a hosting device's manifest has every hosting field and otelCollector true (CAP-11)")

@@ -91,7 +91,8 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
             related=("SIG-06",)),  # SIG-06: a request with a body carries all three headers
      _set(signature_fault_after_onboarding="unsigned")),
     (Defect("onboarding-unsigned", "device", "ONB-06",
-            "sends the onboarding POST unsigned (no proof of possession)"),
+            "sends the onboarding POST unsigned (no proof of possession)",
+            related=("SIG-01", "SIG-06")),  # SIG-01 and SIG-06 name the onboarding POST among the signed requests
      _set(sign_onboarding=False)),
     (Defect("digest-missing", "device", "SIG-06",
             "leaves the Content-Digest header out of requests with a body"),
@@ -106,7 +107,8 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
             "writes the covered component as \"Content-Digest\" instead of lower case (Q-04)"),
      _set(signature_fault="uppercase-component")),
     (Defect("ecdsa-der", "device", "SIG-05",
-            "encodes the ECDSA signature as DER instead of raw r||s (Q-06; ECDSA keys only)"),
+            "encodes the ECDSA signature as DER instead of raw r||s (Q-06; ECDSA keys only)",
+            related=("ONB-06",)),  # the onboarding signature is DER too, so it proves no key possession
      _set(signature_fault="ecdsa-der")),
     (Defect("created-stale", "device", "SIG-03",
             "puts a created parameter one hour before the signing time"),
