@@ -7,21 +7,26 @@ develop against and the system under test of the WFM-role self-tests, with named
 Layout (one module, one job):
 
 - ``config.py``     WfmConfig: trust policy, windows, TLS, certificate form, base URL, defects
-- ``problems.py``   RFC 9457 problem+json bodies with the Margo problem type URIs
+- ``problems.py``   RFC 9457 problem+json bodies with the Margo problem type URIs; ``Rejection``
+- ``context.py``    RequestContext: one received request as the checks see it (raw target, raw headers)
+- ``checks.py``     the ordered checks of DIGEST 2.7, one small function each (the order table is there)
+- ``service.py``    WfmService: policies, key cache, clientIds, manual-approval waits (what checks call)
+- ``manifests.py``  fast-accept capabilities validation with the core's schema (same answers, sooner)
 - ``store.py``      SQLite (WAL) persistence: clients, certificates, capabilities, trust list, audit log
-- ``checks.py``     the ordered checks of DIGEST 2.7, one small function each, returning a Rejection
 - ``app.py``        the Starlette application and the ASGI front layer (size limit, capture, faults)
 - ``tls.py``        server SSL contexts and the server identity (chain, key) and its persistence
 - ``transport.py``  uvicorn over TLS with our own protocol factory (handshake failures, raw headers)
 - ``observe.py``    observation log and fault plan (the simulated-WFM side)
 - ``operator.py``   approve / reject / revoke, and the token-protected loopback admin endpoint
-- ``server.py``     WfmServer (in-process, background thread) and the standalone ``serve``
-- ``cli.py``        ``margo-conformance wfm serve | list | approve | reject | revoke``
+- ``server.py``     WfmServer (in-process, background thread) and what ``serve`` runs
+- ``defects.py``    the named defects, each breaking exactly one requirement
+- ``cli.py``        ``margo-conformance wfm serve | list | approve | reject | revoke | ...``
 """
 
 from __future__ import annotations
 
 from .config import WfmConfig
-from .server import WfmServer
+from .observe import FaultPlan, FaultRule, Observation, ObservationLog
+from .server import SERVER_CERT_CHOICES, WfmServer
 
-__all__ = ["WfmConfig", "WfmServer"]
+__all__ = ["SERVER_CERT_CHOICES", "FaultPlan", "FaultRule", "Observation", "ObservationLog", "WfmConfig", "WfmServer"]

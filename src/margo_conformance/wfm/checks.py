@@ -236,7 +236,7 @@ async def decide_trust(ctx: RequestContext, svc: WfmService) -> Rejection | None
     fingerprint = pki_fingerprint(cert_der)
     store = svc.store
     join_same_subject = cfg.has(D.CLIENT_ID_SHARED)
-    if cfg.trust == "auto":  # one round trip to the writer: insert-or-get
+    if cfg.trust == "auto":  # insert-or-get in one group-committed transaction
         record, _ = await store.onboard_async(cert_der, spki_sha256=spki, subject=subject, state="approved",
                                               new_client_id=svc.new_client_id_for_onboarding, join_same_subject=join_same_subject)
     elif (existing := store.client_for_certificate(fingerprint)) is not None:
