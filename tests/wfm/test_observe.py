@@ -260,3 +260,18 @@ def test_reset_gives_a_fresh_simulated_wfm(make_wfm, wfm_ca) -> None:
     seen = server.observations.all()
     assert [o.route for o in seen if o.kind == "http"] == ["certificate", "capabilities", "onboarding"]
     assert json.loads(json.dumps(seen[-1].to_dict()))["route"] == "onboarding"
+
+
+def test_accept_faulty_records_what_a_strict_wfm_would_answer(make_wfm, wfm_ca) -> None:
+    """The device-role simulated WFM carries on after a device's mistake and records the refusal it waived."""
+    server = make_wfm(accept_faulty=True)
+    with client_for(server) as http:
+        device = new_device(server, http, wfm_ca, "sloppy", onboard=False)
+        assert device.onboard(fault=Fault.UNSIGNED).status_code == 201
+        assert device.put(fault=Fault.DIGEST_WRONG).status_code == 201
+        assert device.put(content_type="text/plain").status_code == 415  # nothing to go on with: still refused
+    onboarding, put = server.observations.http("onboarding")[0], server.observations.http("capabilities")[0]
+    assert "signature -> 401" in onboarding.note and "missing-signature" in onboarding.finding_codes()
+    assert "digest -> 400" in put.note and "digest-mismatch" in put.finding_codes()
+    assert [(w["check"], w["status"]) for w in put.waived] == [("digest", 400)]
+    assert put.check is None and put.status == 201

@@ -389,9 +389,6 @@ class FrontLayer:
                           device_id=ctx.device_id, connection_id=conn.id if conn else None,
                           peer=conn.peer if conn else ctx.remote, fault=fault,
                           certificate_findings=list(ctx.certificate_findings))
-        if ctx.waived:  # accept_faulty: what a strict WFM would have answered
-            obs.note = "accepted although a strict WFM would refuse it: " + "; ".join(
-                f"{r.check} -> {r.status}" for r in ctx.waived)
         if fault == "drop":
             obs.error = "response dropped by the WFM (injected): connection closed without an answer"
         elif fault == "close-mid-response":
@@ -405,6 +402,10 @@ class FrontLayer:
             obs.findings = list(verification.findings)
             obs.signature_base_rebuilt = verification.signature_base
         notes = [f"check={check}" if check else "accepted"]
+        obs.waived = [{"check": r.check, "status": r.status, "type": r.type, "detail": r.detail} for r in ctx.waived]
+        if ctx.waived:  # accept_faulty: what a strict WFM would have answered
+            notes.append("accepted although a strict WFM would refuse it: " + ", ".join(
+                f"{r.check} -> {r.status}" for r in ctx.waived))
         if fault:
             notes.append(f"fault={fault}")
         obs.note = "; ".join(notes)

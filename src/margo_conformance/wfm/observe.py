@@ -65,6 +65,9 @@ class Observation(Exchange):
     certificate: dict[str, str] | None = None
     #: The full strict diagnosis (MARGO_POLICY); ``findings`` holds its findings.
     verification: Any = None
+    #: accept_faulty: the refusals a strict WFM would have answered, in check order
+    #: ({"check", "status", "type", "detail"}); the device got a success instead.
+    waived: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> int | None:
@@ -86,7 +89,7 @@ class Observation(Exchange):
         data = super().to_dict()
         data.update(seq=self.seq, kind=self.kind, route=self.route, check=self.check, client_id=self.client_id,
                     device_id=self.device_id, connection_id=self.connection_id, peer=self.peer, fault=self.fault,
-                    certificate=self.certificate,
+                    certificate=self.certificate, waived=list(self.waived),
                     certificate_findings=[f.to_dict() for f in self.certificate_findings])
         return data
 
