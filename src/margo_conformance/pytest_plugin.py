@@ -134,6 +134,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"q_Q_{n:02d}: scenarios resting on interpretation Q-{n:02d}")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Allure's grouping: epic = role, feature = feature file, story = scenario (after allure opened the test)."""
+    if _RUN_KEY not in request.config.stash:
+        return
+    import allure
+
+    allure.dynamic.epic(f"{run_state(request.config).role.upper()} conformance")
+    allure.dynamic.feature(feature.name)
+    allure.dynamic.story(scenario.name)
+
+
 # --- per-scenario judging -------------------------------------------------------------------
 
 

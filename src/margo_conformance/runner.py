@@ -10,6 +10,7 @@ pytest arguments and turns the written ``summary.json`` into the exit code of DE
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,7 +125,11 @@ def run(opts: RunOptions) -> int:
     output = (opts.output or default_output(opts.role)).resolve()
     output.mkdir(parents=True, exist_ok=True)
     summary_file = output / "summary.json"
-    summary_file.unlink(missing_ok=True)
+    # One run per output directory: results of an earlier run would be counted again (Allure, JUnit).
+    for stale in ("allure-results", "allure-report"):
+        shutil.rmtree(output / stale, ignore_errors=True)
+    for stale_file in ("summary.json", "summary.md", "junit.xml", "requirements.html", "allurerc.json"):
+        (output / stale_file).unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", *pytest_args(opts, output)]
     completed = subprocess.run(cmd, cwd=PROJECT_ROOT, check=False)
     if completed.returncode == 5 or not summary_file.exists():
