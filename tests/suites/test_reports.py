@@ -130,3 +130,11 @@ def test_html_report_builds_offline_and_holds_the_scenarios(defect_run) -> None:
                 for v in re.findall(r'd\("data/test-results/[^"]+",\s*"([^"]*)"\)', html)]
     assert embedded and any(scenario in text for text in embedded)
     assert not KEY_MATERIAL.search(index.read_bytes())
+
+
+@pytest.mark.skipif(not ALLURE_BIN.exists(), reason="npm package allure not installed (make setup-node)")
+def test_report_command_takes_a_relative_directory(defect_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, run = defect_run
+    monkeypatch.chdir(run.output.parent)
+    index = build_html(Path(run.output.name))
+    assert index.is_absolute() and index.exists()

@@ -25,6 +25,7 @@ def allure_config(name: str) -> dict[str, object]:
 
 def build_html(run_dir: Path, *, name: str | None = None) -> Path:
     """Build ``<run_dir>/allure-report/index.html`` from ``<run_dir>/allure-results``; return its path."""
+    run_dir = run_dir.resolve()  # allure runs with run_dir as its working directory
     results = run_dir / "allure-results"
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ConfigError(f"{run_dir} holds no Allure results (expected {results}/*-result.json)")
