@@ -278,11 +278,18 @@ def required_components_covered(observations: list[Any], cert: Any) -> Verdict:
 
 
 def _covered(o: Exchange) -> list[str]:
-    import re
+    """Component names of the first signature in Signature-Input, exactly as the device wrote them."""
+    import http_sf
 
     value = o.request.header("signature-input") or ""
-    inner = re.search(r"\(([^)]*)\)", value)
-    return re.findall(r'"([^"]*)"', inner.group(1)) if inner else []
+    try:
+        parsed = http_sf.parse(value.encode(), tltype="dictionary")
+    except Exception:  # a malformed Signature-Input is SIG-05's finding (malformed-signature-input)
+        return []
+    for member, _params in parsed.values():
+        if isinstance(member, list):
+            return [str(item) for item, _item_params in member if isinstance(item, str)]
+    return []
 
 
 @check("SIG-03")

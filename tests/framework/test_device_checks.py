@@ -1,0 +1,113 @@
+"""Device-role checks on synthetic observations: each can fail, for the reason it states."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from margo_conformance.checks import device as checks
+from margo_conformance.evidence import CapturedRequest, CapturedResponse, Exchange, TlsFacts
+from margo_conformance.httpsig import content_digest, sign_request
+from margo_conformance.pki import TestCA
+from margo_conformance.verdict import NotTested
+
+CA = TestCA("checks test CA")
+DEVICE = CA.issue_client_cert("dev-1")
+BASE = "https://127.0.0.1:8443"
+
+
+@dataclass
+class Obs(Exchange):
+    seq: int = 0
+    kind: str = "http"
+    route: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response else None
+
+
+def obs(seq: int, method: str, path: str, body: bytes = b"", *, route: str, status: int = 201,
+        headers: dict[str, str] | None = None, at: float = 1_700_000_000.0) -> Obs:
+    request = CapturedRequest(method=method, url=BASE + path, target=path, body=body,
+                              headers=list((headers or {}).items()))
+    return Obs(request=request, response=CapturedResponse(status=status), started_at=at, seq=seq, route=route)
+
+
+def signed(seq: int, method: str, path: str, body: bytes, *, route: str, status: int = 201, **kw: object) -> Obs:
+    s = sign_request(method, BASE + path, body, DEVICE.key, created=1_700_000_000, **kw)
+    return obs(seq, method, path, s.body, route=route, status=status, headers=s.headers)
+
+
+ONBOARD = json.dumps({"apiVersion": "onboarding.margo.org/v1alpha1", "kind": "OnboardingRequest",
+                      "certificate": DEVICE.b64_der()}).encode()
+CAPS = b'{"apiVersion":"device.margo.org/v1alpha1","kind":"DeviceCapabilitiesManifest","properties":{}}'
+
+
+def flow(**put_kw: object) -> list[Obs]:
+    return [signed(1, "POST", "/api/v1/onboarding", ONBOARD, route="onboarding"),
+            signed(2, "PUT", "/api/v1/clients/c1/capabilities/dev-1", CAPS, route="capabilities", **put_kw)]
+
+
+def test_correct_flow_passes_every_signing_check() -> None:
+    o = flow()
+    assert checks.onboarding_signed_by_submitted_key(o[0]).passed
+    for verdict in (checks.every_request_signed(o), checks.required_components_covered(o, None),
+                    checks.created_and_keyid(o, DEVICE.cert), checks.signature_verifies(o, DEVICE.cert),
+                    checks.digest_matches_body(o), checks.body_requests_carry_headers(o),
+                    checks.allowed_algorithm(o, DEVICE.cert)):
+        assert verdict.passed, verdict.message()
+
+
+@pytest.mark.parametrize(("fault", "check_name"), [
+    ("digest-wrong", "digest_matches_body"),
+    ("component-missing", "required_components_covered"),
+    ("uppercase-component", "required_components_covered"),
+    ("ecdsa-der", "ecdsa_raw_encoding"),
+    ("wrong-key", "signature_verifies"),
+    ("created-stale", "created_and_keyid"),
+    ("unsigned", "every_request_signed"),
+    ("input-without-signature", "every_request_signed"),
+])
+def test_each_fault_fails_its_check(fault: str, check_name: str) -> None:
+    o = flow(fault=fault)
+    fn = getattr(checks, check_name)
+    verdict = fn(o) if check_name in ("digest_matches_body", "every_request_signed") else fn(o, DEVICE.cert)
+    assert not verdict.passed, verdict.message()
+
+
+def test_covered_components_read_structured_field_parameters() -> None:
+    o = obs(1, "PUT", "/x", b"{}", route="capabilities",
+            headers={"signature-input": 'sig1=("@method" "@query-param";name="x");created=1;keyid="k"'})
+    assert checks._covered(o) == ["@method", "@query-param"]
+
+
+def test_no_request_after_refusal_needs_no_http_and_names_what_came() -> None:
+    failure = Obs(request=CapturedRequest("", ""), kind="tls-failure", tls=TlsFacts(error="alert bad certificate"))
+    assert checks.no_application_request([failure], "x").passed
+    v = checks.no_application_request([failure, *flow()], "x")
+    assert not v.passed and "POST /api/v1/onboarding" in str(v.observed)
+
+
+def test_retry_after_is_measured_from_the_answer() -> None:
+    first = obs(2, "PUT", "/api/v1/clients/c1/capabilities/d", CAPS, route="capabilities", status=503, at=100.0)
+    first.elapsed_s = 0.1
+    quick = obs(3, "PUT", "/api/v1/clients/c1/capabilities/d", CAPS, route="capabilities", at=100.6)
+    late = obs(3, "PUT", "/api/v1/clients/c1/capabilities/d", CAPS, route="capabilities", at=102.2)
+    assert not checks.retry_waited([first, quick], 2).passed
+    assert checks.retry_waited([first, late], 2).passed
+    with pytest.raises(NotTested):
+        checks.retry_waited([first], 2)
+
+
+def test_client_id_and_order_checks() -> None:
+    o = flow()
+    assert checks.client_id_used_verbatim(o, "c1").passed
+    assert not checks.client_id_used_verbatim(o, "c.9~f-_X").passed
+    early = [obs(1, "PUT", "/api/v1/clients/own/capabilities/d", CAPS, route="capabilities"), *flow()]
+    for item, seq in zip(early, (1, 2, 3)):
+        item.seq = seq
+    assert not checks.onboarding_before_capabilities(early).passed
+    assert content_digest(b"") == "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
