@@ -96,7 +96,8 @@ class DeviceUnderTest:
     #: SUT file's templates).
     builtin_argv: dict[str, list[str]] | None = None
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="margo-device-runs-")))
-    announce: Callable[[str], None] = print
+    #: Manual mode talks to the person at the terminal: past pytest's output capture, straight to stderr.
+    announce: Callable[[str], None] = field(default=lambda text: print(text, file=sys.__stderr__, flush=True))
     _live: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def supports(self, variant: LaunchVariant) -> bool:
