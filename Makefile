@@ -28,7 +28,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $(NODE_STAMP)
 
 test: setup setup-node
-	$(PY) -m pytest -n $(WORKERS) tests
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal tests/suites tests
 
 # Certify both built-in references (the harness plays the device, then the WFM) and build the reports.
 demo: setup setup-node
