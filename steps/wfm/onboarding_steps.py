@@ -14,7 +14,7 @@ from margo_conformance.operator_hooks import require
 from margo_conformance.pki import TestCA, non_certificates
 from margo_conformance.verdict import Judge, Verdict
 
-from .common_steps import new_device, requirement
+from .common_steps import new_device, onboard_for_setup, requirement
 from .context import WfmScenario
 
 #: Q-15: a malformed onboarding body is refused with 400 (preferred) or 422.
@@ -46,6 +46,13 @@ def _(scenario: WfmScenario) -> None:
 
 
 @given("the device onboards with a correctly signed request")
+def _(scenario: WfmScenario) -> None:
+    """A precondition: without a clientId the scenario cannot be judged (broken, never a failed ONB-11)."""
+    device = scenario.require_device()
+    onboard_for_setup(scenario, device, "first onboarding")
+    scenario.first_onboarding = scenario.last
+
+
 @when("the device onboards with a correctly signed request")
 def _(scenario: WfmScenario) -> None:
     device = scenario.require_device()
