@@ -1,7 +1,8 @@
 """The requirement reference at the end of a Then step: "(SIG-10)", "(SIG-09, SIG-10)", "(CAP-08, advisory)".
 
-Shared by both roles' steps, so the step text is the one place that binds a check to its requirements
-and says how a failure counts (advisory: SHOULD, informational: MAY).
+Shared by both roles' steps, so the step text binds a check to its requirements. How a failure counts is the
+catalog's business (DIGEST 6.1), never the step's: a trailing "advisory" or "informational" is a word for
+the reader, and a static test (tests/framework/test_step_bindings.py) checks it agrees with the catalog.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ import re
 
 from margo_conformance.errors import HarnessError
 
-REQ = re.compile(r"(?P<reqs>[A-Z]+-\d+(?:, [A-Z]+-\d+)*)(?:, (?P<mode>advisory|informational))?")
-MODE_LEVEL = {None: None, "advisory": "SHOULD", "informational": "MAY"}
+from margo_conformance.requirements import REQUIREMENT_ID
+
+REQ = re.compile(rf"(?P<reqs>{REQUIREMENT_ID}(?:, {REQUIREMENT_ID})*)(?:, (?P<mode>advisory|informational))?")
 
 
-def requirements(text: str) -> tuple[tuple[str, ...], str | None]:
-    """(requirement IDs, level override or None) of a step's "(...)" text."""
+def requirements(text: str) -> tuple[str, ...]:
+    """The requirement IDs of a step's "(...)" text."""
     m = REQ.fullmatch(text.strip())
     if m is None:
         raise HarnessError(f"step names no requirement in the form (ID), (ID, ID) or (ID, advisory): {text!r}")
-    return tuple(m["reqs"].split(", ")), MODE_LEVEL[m["mode"]]
+    return tuple(m["reqs"].split(", "))
 
 
-def requirement(text: str) -> tuple[str, str | None]:
+def requirement(text: str) -> str:
     """The single requirement of a step text (the first one when it names several)."""
-    reqs, level = requirements(text)
-    return reqs[0], level
+    return requirements(text)[0]

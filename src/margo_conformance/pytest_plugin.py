@@ -105,9 +105,10 @@ class RunState:
         #: Facts the fixtures learn while running (base URL, TLS version, ...): environment.properties.
         self.facts: dict[str, str] = {}
 
-    def level_of(self, req_id: str) -> str:
+    def level_of(self, req_id: str) -> Any:
+        """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``)."""
         try:
-            return self.catalog.get(req_id).verdict_level
+            return self.catalog.get(req_id).level_for(self.role)
         except KeyError:
             return "MUST"
 

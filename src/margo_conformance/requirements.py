@@ -32,6 +32,7 @@ __all__ = [
     "BINDS",
     "DEFAULT_VERDICT",
     "Requirement",
+    "RoleLevel",
     "Question",
     "Profile",
     "Catalog",
@@ -54,7 +55,9 @@ DEFAULT_VERDICT: dict[str, str] = {
     "INFORMATIVE": "MAY",
 }
 
-_ID_RE = re.compile(r"^[A-Z]{2,5}-M?\d{2}$")
+#: A requirement ID as the catalog writes it (SIG-11, TLS-M1): the one pattern steps and reports parse with.
+REQUIREMENT_ID = r"[A-Z]{2,5}-M?\d{2}"
+_ID_RE = re.compile(rf"^{REQUIREMENT_ID}$")
 _Q_RE = re.compile(r"^Q-\d{2}$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _SOURCE_RE = re.compile(r"^[^\s@]+@[0-9a-f]{7,40}$")
@@ -71,11 +74,22 @@ _REQ_KEYS = {
     "note",
     "digest_level",
     "verified_by",
+    "role_levels",
 }
 #: How a requirement is verified: by a scenario of a suite, or by the vendor's attestation (conformance
 #: statement) where no automated test can judge it (e.g. downtime tolerance, GEN-05).
 VERIFIED_BY = ("scenario", "attestation")
 _REQUIRED_REQ_KEYS = ("id", "level", "binds", "profiles", "text", "source")
+
+
+@dataclass(frozen=True)
+class RoleLevel:
+    role: str
+    level: str  # MUST | SHOULD | MAY
+    by: str | None  # the Q-ID a level above the text rests on
+
+    def __str__(self) -> str:
+        return self.level
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,17 @@ class Requirement:
     note: str | None = None  # why a level or binding was chosen, when not obvious
     digest_level: str | None = None  # the DIGEST's own wording of a mixed level, e.g. "MUST (prose) vs SHOULD (yaml)"
     verified_by: str = "scenario"  # "scenario" | "attestation"
+    #: How a failure counts on one side when it differs from ``verdict_level`` (DIGEST 6.1): e.g. GEN-03 is a
+    #: MUST, but the WFM side sees only a configured URL, so it is judged at SHOULD there. A role level raised
+    #: above what the text gives rests on an interpretation (``by``), so its failures land on that axis.
+    role_levels: tuple[RoleLevel, ...] = ()
+
+    def level_for(self, role: str | None) -> RoleLevel:
+        """The verdict level (and the interpretation it rests on, if any) for a SUT of ``role``."""
+        for rl in self.role_levels:
+            if rl.role == role:
+                return rl
+        return RoleLevel(role or "both", self.verdict_level, None)
 
     def binds_role(self, role: str) -> bool:
         """True when the requirement applies to a SUT of ``role`` ("wfm" or "device"); "both" applies to each."""
@@ -102,6 +127,7 @@ class Requirement:
         data["profiles"] = list(self.profiles)
         data["interpretations"] = list(self.interpretations)
         data["sources"] = list(self.sources)
+        data["role_levels"] = [asdict(rl) for rl in self.role_levels]
         return data
 
 
@@ -112,6 +138,17 @@ class Question:
     id: str
     summary: str
     position: str
+    #: The answers our position prefers (status codes or short phrases); a SUT that gives one of them
+    #: shows no deviation. Empty when the question is not about a choice of answer.
+    preferred: tuple[Any, ...] = ()
+    #: Other answers the position accepts (a named deviation on the interpretation axis, never a must failure).
+    alternatives: tuple[Any, ...] = ()
+
+    def choice(self, observed: Any) -> str:
+        """Which of the listed answers ``observed`` is: "preferred", "alternative" or "other"."""
+        if observed in self.preferred:
+            return "preferred"
+        return "alternative" if observed in self.alternatives else "other"
 
     @property
     def question(self) -> str:
@@ -124,8 +161,10 @@ class Question:
             key, default
         )
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["preferred"], data["alternatives"] = list(self.preferred), list(self.alternatives)
+        return data
 
 
 @dataclass(frozen=True)
@@ -357,7 +396,18 @@ def _parse_questions(path: Path, raw: object) -> list[Question]:
         for key, value in (("summary", summary), ("position", position)):
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{path}: question {qid} needs a one-line {key}")
-        out.append(Question(qid, str(summary).strip(), str(position).strip()))
+        answers = {}
+        for key in ("preferred", "alternatives"):
+            value = entry.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, (int, str)) for v in value):
+                raise ConfigError(f"{path}: question {qid}: {key} must be a list of status codes or phrases")
+            answers[key] = tuple(value)
+        if answers["alternatives"] and not answers["preferred"]:
+            raise ConfigError(f"{path}: question {qid} lists alternatives but no preferred answer")
+        unknown = set(entry) - {"id", "summary", "position", "preferred", "alternatives"}
+        if unknown:
+            raise ConfigError(f"{path}: question {qid}: unknown keys {sorted(unknown)}")
+        out.append(Question(qid, str(summary).strip(), str(position).strip(), **answers))
     return out
 
 
@@ -394,6 +444,8 @@ def _parse_requirement(
         raise ConfigError(
             f"{where}: verdict_level {verdict} is stronger than level {level} allows ({ceiling} at most)"
         )
+    if entry.get("role_levels") and not _one_line(entry.get("note")):
+        raise ConfigError(f"{where}: role_levels need a note that says why")
     if verdict != ceiling and not _one_line(entry.get("note")):
         raise ConfigError(f"{where}: verdict_level {verdict} departs from {ceiling} for {level}; say why in note")
 
@@ -437,6 +489,8 @@ def _parse_requirement(
     digest_level = entry.get("digest_level")
     if digest_level is not None and not _one_line(digest_level):
         raise ConfigError(f"{where}: digest_level must be one line")
+    role_levels = _parse_role_levels(where, entry.get("role_levels"), binds, known_questions, qs_list=qs,
+                                     ceiling=ceiling)
     verified_by = entry.get("verified_by", "scenario")
     if verified_by not in VERIFIED_BY:
         raise ConfigError(f"{where}: verified_by must be one of {', '.join(VERIFIED_BY)}, not {verified_by!r}")
@@ -454,4 +508,28 @@ def _parse_requirement(
         note=note.strip() if isinstance(note, str) else None,
         digest_level=str(digest_level).strip() if digest_level is not None else None,
         verified_by=verified_by,
+        role_levels=role_levels,
     )
+
+
+def _parse_role_levels(where: str, raw: object, binds: str, known_questions: set[str],
+                       *, qs_list: list[str], ceiling: str) -> tuple[RoleLevel, ...]:
+    """``role_levels: {wfm: SHOULD, device: {level: MUST, by: Q-18}}``: a side judged otherwise."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: role_levels must map a role (wfm, device) to a level")
+    out = []
+    for role, value in raw.items():
+        if role not in ("wfm", "device") or (binds != "both" and role != binds):
+            raise ConfigError(f"{where}: role_levels names {role!r}, a side this requirement does not bind")
+        level, by = (value.get("level"), value.get("by")) if isinstance(value, Mapping) else (value, None)
+        if level not in VERDICT_LEVELS:
+            raise ConfigError(f"{where}: role_levels.{role} must be one of {', '.join(VERDICT_LEVELS)}")
+        if by is not None and (by not in known_questions or by not in qs_list):
+            raise ConfigError(f"{where}: role_levels.{role}.by must be one of the requirement's interpretations")
+        if VERDICT_LEVELS.index(level) < VERDICT_LEVELS.index(ceiling) and by is None:
+            raise ConfigError(f"{where}: role_levels.{role} {level} is above what the text gives ({ceiling}); "
+                              "name the interpretation it rests on with 'by'")
+        out.append(RoleLevel(role, level, by))
+    return tuple(out)

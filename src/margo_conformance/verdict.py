@@ -1,11 +1,18 @@
 """Verdicts: one stated fact about the SUT, bound to requirement IDs, with expected and observed values.
 
 A check is a small function that returns a ``Verdict`` and never raises for a SUT fault (STYLE.md 1).
-The ``Judge`` decides what a failed verdict means, from the requirement catalog, never from the check:
+The ``Judge`` decides what a failed verdict means (DIGEST section 6.1), from the requirement catalog and the
+interpretation the check rests on, never from the step that called it:
 
-- a failed MUST verdict raises ``RequirementFailed`` (the scenario *fails*);
-- a failed SHOULD/MAY verdict is recorded as an advisory and the scenario goes on, unless ``strict``;
-- every verdict, passed or not, is recorded for ``summary.json`` and attached to the report.
+- the level is the strongest catalog level of the verdict's requirements *for the role under test*;
+- a failed verdict of a MUST level that rests on no interpretation is on the **must** axis: it raises
+  ``RequirementFailed`` (the scenario *fails*);
+- a failed verdict of a MUST level that rests on an interpretation (Q-ID) is on the **interpretation**
+  axis, and a failed SHOULD/MAY verdict on the **advisory** axis: both are recorded, the scenario goes on,
+  and only ``strict`` makes them fail it;
+- every verdict, passed or not, is recorded for ``summary.json`` and attached to the report;
+- ``Judge.note`` records an observation that is reported but judges nothing (Q-25: "probe and report
+  only"): it never makes a requirement PASS.
 
 ``NotTested`` is raised when a scenario cannot be judged for a reason that is not the SUT's fault and not
 ours (an operator hook that is not configured): the scenario is reported NOT TESTED, never passed.
@@ -40,19 +47,16 @@ class Verdict:
     interpretations: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-    #: Overrides the catalog level for this one check (e.g. a SHOULD-strength sub-check of a MUST row,
-    #: or an informational probe): "MUST", "SHOULD" or "MAY".
-    level: str | None = None
 
     @classmethod
     def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, **details: Any) -> Verdict:
         return cls(passed=bool(passed), what=what, expected=expected, observed=observed, details=details)
 
-    def bound_to(self, *requirement_ids: str, interpretations: Iterable[str] = (), level: str | None = None) -> Verdict:
+    def bound_to(self, *requirement_ids: str, interpretations: Iterable[str] = ()) -> Verdict:
         """The same verdict, stamped with the requirement (and interpretation) IDs of the caller."""
         reqs = tuple(dict.fromkeys(self.requirements + tuple(r for r in requirement_ids if r)))
         qs = tuple(dict.fromkeys(self.interpretations + tuple(interpretations)))
-        return replace(self, requirements=reqs, interpretations=qs, level=level or self.level)
+        return replace(self, requirements=reqs, interpretations=qs)
 
     def message(self) -> str:
         ids = " ".join(self.requirements) or "no requirement"
@@ -119,18 +123,32 @@ class NotTested(pytest.skip.Exception):  # type: ignore[misc,name-defined]
         super().__init__(f"NOT TESTED: {reason}", pytrace=False)
 
 
+Kind = Literal["check", "observation"]
+
+
 @dataclass
 class RecordedVerdict:
     verdict: Verdict
-    #: MUST / SHOULD / MAY as the catalog says for the strongest requirement of the verdict.
+    #: MUST / SHOULD / MAY as the catalog says for the strongest requirement of the verdict (role-specific).
     level: str
-    axis: Axis | None  # None when the verdict passed
+    axis: Axis | None  # None when the verdict passed (and always for an observation)
+    #: "check" judges; "observation" is reported only and never makes a requirement PASS.
+    kind: Kind = "check"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.verdict.to_dict(), "level": self.level, "axis": self.axis}
+        return {**self.verdict.to_dict(), "level": self.level, "axis": self.axis, "kind": self.kind}
 
 
 _LEVEL_ORDER = {"MUST": 0, "SHOULD": 1, "MAY": 2}
+
+
+def axis_of(passed: bool, level: str, interpretations: Iterable[str]) -> Axis | None:
+    """DIGEST 6.1: which axis a verdict lands on (None when it passed)."""
+    if passed:
+        return None
+    if level != "MUST":
+        return "advisory"
+    return "interpretation" if tuple(interpretations) else "must"
 
 
 class Judge:
@@ -149,15 +167,19 @@ class Judge:
         self.recorded: list[RecordedVerdict] = []
 
     def level(self, verdict: Verdict) -> str:
-        if verdict.level is not None:
-            return verdict.level
-        levels = [self._level_of(r) for r in verdict.requirements] or ["MUST"]
+        levels = [str(self._level_of(r)) for r in verdict.requirements] or ["MUST"]
         return min(levels, key=lambda lv: _LEVEL_ORDER.get(lv, 0))
 
+    def _positions(self, verdict: Verdict) -> tuple[str, ...]:
+        """Interpretations a catalog level rests on (``role_levels ... by: Q-18``): a failure then counts on
+        the interpretation axis even when the check itself names none."""
+        found = (getattr(self._level_of(r), "by", None) for r in verdict.requirements)
+        return tuple(q for q in found if q)
+
     def all(self, *verdicts: Verdict) -> None:
-        """Judge several facts about one exchange: every verdict is recorded before the first MUST
-        failure is raised, so the report shows all of them (a 500 with a text body fails both the status
-        check and the error-body check, not just whichever came first)."""
+        """Judge several facts about one exchange: every verdict is recorded before the first failure is
+        raised, so the report shows all of them (a 500 with a text body fails both the status check and the
+        error-body check, not just whichever came first)."""
         first: RequirementFailed | None = None
         for verdict in verdicts:
             try:
@@ -168,19 +190,27 @@ class Judge:
             raise first
 
     def __call__(self, verdict: Verdict) -> Verdict:
+        if not verdict.requirements:
+            raise ValueError(f"a verdict must name the requirement it judges: {verdict.what!r}")
         level = self.level(verdict)
-        axis: Axis | None = None
-        if not verdict.passed:
-            if level != "MUST":
-                axis = "advisory"
-            elif verdict.interpretations:
-                axis = "interpretation"
-            else:
-                axis = "must"
-        record = RecordedVerdict(verdict, level, axis)
+        positions = self._positions(verdict)
+        if positions:
+            verdict = verdict.bound_to(interpretations=positions)
+        axis = axis_of(verdict.passed, level, verdict.interpretations)
+        self._record(RecordedVerdict(verdict, level, axis))
+        if axis == "must" or (axis is not None and self.strict):
+            raise RequirementFailed(verdict)
+        return verdict
+
+    def note(self, what: str, observed: Any, *, expected: Any = "any (reported, not judged)",
+             requirements: Iterable[str] = (), interpretations: Iterable[str] = (), **details: Any) -> Verdict:
+        """Record what the SUT did where the profile judges nothing (an informational probe)."""
+        verdict = Verdict(passed=True, what=what, requirements=tuple(requirements), expected=expected,
+                          observed=observed, interpretations=tuple(interpretations), details=details)
+        self._record(RecordedVerdict(verdict, "MAY", None, kind="observation"))
+        return verdict
+
+    def _record(self, record: RecordedVerdict) -> None:
         self.recorded.append(record)
         if self._on_verdict is not None:
             self._on_verdict(record)
-        if not verdict.passed and (level == "MUST" or self.strict):
-            raise RequirementFailed(verdict)
-        return verdict

@@ -156,10 +156,10 @@ def _require_attempt(scenario: DeviceScenario, observations: list) -> None:
 
 @then(parsers.parse("the device sends no application request ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = requirements(req)
+    req_ids = requirements(req)
     _require_attempt(scenario, scenario.observations)
     judge(checks.no_application_request(scenario.observations, "HTTP requests after the TLS handshake")
-          .bound_to(*req_ids, level=level))
+          .bound_to(*req_ids))
 
 
 @then("the device sends no application request to the WFM (CERT-06)")
@@ -199,7 +199,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then("the onboarding apiVersion is the spec's example value (ONB-04, advisory)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
-    judge(checks.onboarding_api_version(checks.onboarding_request(scenario.observations)).bound_to(level="SHOULD"))
+    judge(checks.onboarding_api_version(checks.onboarding_request(scenario.observations)))
 
 
 @then("the submitted certificate is base64 of one X.509 certificate, DER or PEM (ONB-05)")
@@ -248,18 +248,18 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
     bodies = [o.request.body for o in tries]
     repeats = len(bodies) - len(set(bodies))
     judge(Verdict.of(repeats == 0, "identical onboarding requests after a 400", expected=0, observed=repeats,
-                     attempts=len(tries)).bound_to("ERR-04", level="SHOULD"))
+                     attempts=len(tries)).bound_to("ERR-04"))
 
 
 @then(parsers.parse("the device's requests reached the WFM's API under its base URL ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = requirements(req)
+    req_ids = requirements(req)
     prefix = scenario.wfm.active.config.prefix
     reached = [o.summary() for o in checks.http(scenario.observations)]
     outside = [o.summary() for o in checks.http(scenario.observations) if o.route is None]
     judge(Verdict.of(bool(reached) and not outside, f"requests under {prefix or '/'}api/v1 of the WFM base URL",
                      expected="onboarding and capabilities on the API routes", observed=outside or reached)
-          .bound_to(*req_ids, level=level))
+          .bound_to(*req_ids))
 
 
 @then("every request is HTTP/1.1 with a JSON body labelled application/json (GEN-02, GEN-06)")
@@ -333,14 +333,14 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("every manifest matches the DeviceCapabilitiesManifest schema ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    req_ids, level = requirements(req)
-    judge(checks.manifest_schema(scenario.observations).bound_to(*req_ids, level=level))
+    req_ids = requirements(req)
+    judge(checks.manifest_schema(scenario.observations).bound_to(*req_ids))
 
 
 @then("every manifest's properties.id equals the path deviceId (CAP-20)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
     # The spec is silent (CAP-20); our position Q-18 makes equality a device MUST (a WFM only SHOULD check).
-    judge(checks.manifest_id_matches_path(scenario.observations).bound_to(level="MUST"))
+    judge(checks.manifest_id_matches_path(scenario.observations))
 
 
 @then("a hosting device's manifest has every hosting field and otelCollector true (CAP-11)")
@@ -350,7 +350,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then("memory and storage use binary units without a space (CAP-16, advisory)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
-    judge(checks.unit_format(scenario.observations).bound_to(level="SHOULD"))
+    judge(checks.unit_format(scenario.observations))
 
 
 @then("each child was reported after its gateway (CAP-13)")
@@ -365,4 +365,4 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("the device waited at least {seconds:d} seconds before retrying (ERR-04, advisory)"))
 def _(scenario: DeviceScenario, judge: Judge, seconds: int) -> None:
-    judge(checks.retry_waited(scenario.observations, float(seconds)).bound_to("ERR-04", level="SHOULD"))
+    judge(checks.retry_waited(scenario.observations, float(seconds)).bound_to("ERR-04"))

@@ -69,15 +69,15 @@ def _(scenario: WfmScenario, key_type: str) -> None:
 
 @then(parsers.parse("the WFM answers {status:d} ({req})"))
 def _(scenario: WfmScenario, judge: Judge, status: int, req: str) -> None:
-    req_ids, level = requirements(req)
-    judge(checks.status_is(scenario.last, status).bound_to(*req_ids, level=level))
+    req_ids = requirements(req)
+    judge(checks.status_is(scenario.last, status).bound_to(*req_ids))
 
 
 @then(parsers.parse("the WFM accepts the request ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     """Acceptance (any 2xx): the exact success code is judged by the scenarios of CAP-05 and ONB-07."""
-    req_ids, level = requirements(req)
-    judge(checks.status_is_success(scenario.last).bound_to(*req_ids, level=level))
+    req_ids = requirements(req)
+    judge(checks.status_is_success(scenario.last).bound_to(*req_ids))
 
 
 @given("a second device with another certificate for the same subject onboards")
@@ -89,14 +89,14 @@ def _(scenario: WfmScenario) -> None:
 
 @then(parsers.parse("the response is JSON of type \"{schema}\" ({req})"))
 def _(scenario: WfmScenario, judge: Judge, schema: str, req: str) -> None:
-    req_id, level = requirement(req)
-    judge(checks.json_matches(scenario.last, schema).bound_to(req_id, level=level))
+    req_id = requirement(req)
+    judge(checks.json_matches(scenario.last, schema).bound_to(req_id))
 
 
 @then(parsers.parse("the WFM refuses it with 400 and an error document ({req}, ERR-01)"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    req_ids, level = requirements(req)
-    judge.all(checks.status_is(scenario.last, 400).bound_to(*req_ids, level=level),
+    req_ids = requirements(req)
+    judge.all(checks.status_is(scenario.last, 400).bound_to(*req_ids),
               checks.error_body_is_known_family(scenario.last))
 
 

@@ -105,7 +105,7 @@ def _(scenario: WfmScenario) -> None:
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     req_id, _ = requirement(req)
     judge(checks.status_in(scenario.last, MALFORMED_CODES).bound_to(req_id, interpretations=["Q-15"]))
-    judge(checks.status_is(scenario.last, 400).bound_to(req_id, level="SHOULD"))
+    judge(checks.status_is(scenario.last, 400).bound_to(req_id))
 
 
 @then(parsers.parse("the WFM refuses the certificate with 400 or 403 ({req})"))
@@ -121,7 +121,7 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
 
 @then("the clientId format is reported (ONB-12, informational)")
 def _(scenario: WfmScenario, judge: Judge) -> None:
-    judge(checks.client_id_format(checks.client_id_of(scenario.last)).bound_to(level="MAY"))
+    judge(checks.client_id_format(checks.client_id_of(scenario.last)))
 
 
 @then("the two clientIds differ (ONB-11)")
@@ -137,7 +137,7 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
     if first is None:
         judge(Verdict.of(False, "re-onboarding", expected="a first onboarding", observed="none").bound_to("ONB-11"))
         return
-    judge(checks.one_identity_per_certificate(first, scenario.last).bound_to(level="MAY"))
+    judge(checks.one_identity_per_certificate(first, scenario.last))
 
 
 @when("the device onboards with a signed body that is not JSON")

@@ -117,7 +117,7 @@ def _(scenario: WfmScenario) -> None:
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     # DIGEST 2.7: digest mismatch is 400, or 401 when the signature is checked first; 400 preferred.
     judge(checks.status_in(scenario.last, (400, 401)).bound_to("SIG-09", "DIG-03"))
-    judge(checks.status_is(scenario.last, 400).bound_to("DIG-03", level="SHOULD"))
+    judge(checks.status_is(scenario.last, 400).bound_to("DIG-03"))
 
 
 @then("the WFM's answer to the replay is reported (SIG-11, informational)")
@@ -125,7 +125,7 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
     status = scenario.last.response.status if scenario.last.response is not None else None
     judge(Verdict.of(True, "answer to a replay within the window (Q-25: reported, not judged)",
                      expected="any (no nonce in the profile)", observed=status)
-          .bound_to("SIG-11", interpretations=["Q-25"], level="MAY"))
+          .bound_to("SIG-11", interpretations=["Q-25"]))
 
 
 @then("the WFM's answer to the upper-case component is reported (SIG-02, informational)")
@@ -133,7 +133,7 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
     status = scenario.last.response.status if scenario.last.response is not None else None
     judge(Verdict.of(True, 'answer to a signature covering "Content-Digest" (Q-04: reported, not judged)',
                      expected="any", observed=status)
-          .bound_to("SIG-09", interpretations=["Q-04"], level="MAY"))
+          .bound_to("SIG-09", interpretations=["Q-04"]))
 
 
 @when(parsers.parse('the device reports its capabilities with the content type "{content_type}"'))
@@ -148,4 +148,4 @@ def _(scenario: WfmScenario, content_type: str) -> None:
 def _(scenario: WfmScenario, judge: Judge) -> None:
     status = scenario.last.response.status if scenario.last.response is not None else None
     judge(Verdict.of(True, "answer to a JSON body labelled text/plain (GEN-06: reported, not judged)",
-                     expected="any", observed=status).bound_to("GEN-06", level="MAY"))
+                     expected="any", observed=status).bound_to("GEN-06"))

@@ -78,15 +78,15 @@ def _(scenario: WfmScenario) -> None:
 
 @then(parsers.parse("the TLS handshake succeeds ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    req_id, level = requirement(req)
-    judge(checks.handshake_succeeded(scenario.require_probe(), "TLS handshake").bound_to(req_id, level=level))
+    req_id = requirement(req)
+    judge(checks.handshake_succeeded(scenario.require_probe(), "TLS handshake").bound_to(req_id))
 
 
 @then(parsers.parse("the TLS handshake is refused ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    req_id, level = requirement(req)
+    req_id = requirement(req)
     judge(checks.handshake_refused(scenario.require_probe(), "TLS 1.2 handshake").bound_to(
-        req_id, interpretations=["Q-08"], level=level))
+        req_id, interpretations=["Q-08"]))
 
 
 @then("the WFM did not request a client certificate (TLS-05)")
@@ -121,7 +121,7 @@ def _(scenario: WfmScenario, judge: Judge) -> None:
 @then("the returned certificate is self-signed (CERT-05, advisory)")
 def _(scenario: WfmScenario, judge: Judge) -> None:
     verdict = checks.is_self_signed(checks.root_certificate(checks.certificate_value(scenario.last)))
-    judge(verdict.bound_to(level="SHOULD"))
+    judge(verdict)
 
 
 
@@ -131,4 +131,4 @@ def _(scenario: WfmScenario, judge: Judge, run: RunState) -> None:
         raise NotTested("the built-in reference WFM listens on an ephemeral loopback port by design; "
                         "GEN-03 is judged on a vendor WFM's configured base URL")
     judge(Verdict.of(scenario.wfm.port == 443, "port of the WFM base URL", expected=443, observed=scenario.wfm.port,
-                     base_url=scenario.wfm.base_url).bound_to("GEN-03", level="SHOULD"))
+                     base_url=scenario.wfm.base_url).bound_to("GEN-03"))

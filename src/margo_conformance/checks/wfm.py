@@ -242,3 +242,34 @@ def request_carries_fault(exchange: Exchange, verification_codes: list[str], exp
     return Verdict.of(ok, "the forged request carries the intended fault", expected=expected_code,
                       observed=verification_codes)
 
+
+
+# --- refusals (DIGEST 6.1 rule 1: "refused at all" and "refused with which code" are two checks) ----------
+
+
+def refused(exchange: Exchange) -> Verdict:
+    """Must axis: the WFM turned the request away with a 4xx. A 2xx (accepted), a 5xx (a server error is no
+    refusal) or no answer at all fail. The code itself is judged by ``refused_with_preferred_code`` or, where
+    the spec states it, by ``status_is``."""
+    observed = _status(exchange)
+    return Verdict.of(observed is not None and 400 <= observed < 500,
+                      f"{exchange.request.method} {_path(exchange)} refused", expected="a 4xx refusal",
+                      observed=observed, **({"problem_type": p} if (p := _problem_type(exchange)) else {}))
+
+
+def refused_with_preferred_code(exchange: Exchange, question_id: str) -> Verdict:
+    """Interpretation axis: the refusal code our position prefers, where the spec states none.
+
+    The question (``fixtures/requirements.yaml``) lists the preferred code and the accepted alternatives; the
+    verdict says which one the SUT chose (``details.choice``), so a run reports "answered 400, an alternative
+    Q-14 accepts" instead of a bare failure. Only meaningful after ``refused`` passed."""
+    from ..requirements import load_catalog
+
+    question = load_catalog().question(question_id)
+    observed = _status(exchange)
+    choice = question.choice(observed)
+    expected = " or ".join(map(str, question.preferred))
+    return Verdict(passed=choice == "preferred", what=f"refusal code of {exchange.request.method} {_path(exchange)}",
+                   expected=expected, observed=observed, interpretations=(question_id,),
+                   details={"choice": choice, "alternatives": list(question.alternatives),
+                            **({"problem_type": p} if (p := _problem_type(exchange)) else {})})
