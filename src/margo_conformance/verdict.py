@@ -47,6 +47,10 @@ class Verdict:
     interpretations: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    #: Set by a check in ``checks/`` (never by a step) whose fact is an interop note or hardening beyond the
+    #: text (DIGEST 6.1 "advisory"), e.g. "the root CA is self-signed", "cA=TRUE on a CA-issued client leaf":
+    #: its failure never goes above the advisory axis, whatever the requirement's level.
+    advisory: bool = False
 
     @classmethod
     def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, **details: Any) -> Verdict:
@@ -77,6 +81,7 @@ class Verdict:
             "interpretations": list(self.interpretations),
             "findings": [f.to_dict() for f in self.findings],
             "details": {k: _jsonable(v) for k, v in self.details.items()},
+            "advisory": self.advisory,
         }
 
 
@@ -142,11 +147,11 @@ class RecordedVerdict:
 _LEVEL_ORDER = {"MUST": 0, "SHOULD": 1, "MAY": 2}
 
 
-def axis_of(passed: bool, level: str, interpretations: Iterable[str]) -> Axis | None:
+def axis_of(passed: bool, level: str, interpretations: Iterable[str], *, advisory: bool = False) -> Axis | None:
     """DIGEST 6.1: which axis a verdict lands on (None when it passed)."""
     if passed:
         return None
-    if level != "MUST":
+    if level != "MUST" or advisory:
         return "advisory"
     return "interpretation" if tuple(interpretations) else "must"
 
@@ -196,7 +201,7 @@ class Judge:
         positions = self._positions(verdict)
         if positions:
             verdict = verdict.bound_to(interpretations=positions)
-        axis = axis_of(verdict.passed, level, verdict.interpretations)
+        axis = axis_of(verdict.passed, level, verdict.interpretations, advisory=verdict.advisory)
         self._record(RecordedVerdict(verdict, level, axis))
         if axis == "must" or (axis is not None and self.strict):
             raise RequirementFailed(verdict)
