@@ -53,8 +53,10 @@ class Verdict:
     advisory: bool = False
 
     @classmethod
-    def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, **details: Any) -> Verdict:
-        return cls(passed=bool(passed), what=what, expected=expected, observed=observed, details=details)
+    def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, advisory: bool = False,
+           **details: Any) -> Verdict:
+        return cls(passed=bool(passed), what=what, expected=expected, observed=observed, details=details,
+                   advisory=advisory)
 
     def bound_to(self, *requirement_ids: str, interpretations: Iterable[str] = ()) -> Verdict:
         """The same verdict, stamped with the requirement (and interpretation) IDs of the caller."""
