@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from .errors import HarnessError, SutTimeout, SutUnreachable
+from .run_record import Cause, Outcome, RunRecord, ScenarioRecord, SutDescription
 from .verdict import Judge, RecordedVerdict, RequirementFailed
 
 REQ_TAG = re.compile(r"req:(?P<id>[A-Z]+-[A-Z]?\d+)")
@@ -100,10 +101,18 @@ class RunState:
         output = config.getoption("--margo-output")
         self.output: Path | None = Path(output) if output else None
         self.catalog = load_catalog()
-        self.started_at = time.time()
-        self.scenarios: dict[str, dict[str, Any]] = {}
+        self.record = RunRecord(
+            sut=SutDescription(name=self.sut.name, role=self.role, source=self.sut.source,
+                               defects=list(self.sut.defects)),
+            profile=self.profile, strict=self.strict, started_at=time.time(),
+            output=str(self.output) if self.output else None)
         #: Facts the fixtures learn while running (base URL, TLS version, ...): environment.properties.
         self.facts: dict[str, str] = {}
+        self.summary: dict[str, Any] | None = None
+
+    @property
+    def scenarios(self) -> dict[str, ScenarioRecord]:
+        return self.record.scenarios
 
     def level_of(self, req_id: str) -> Any:
         """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``)."""
@@ -169,22 +178,23 @@ def judge(request: pytest.FixtureRequest) -> Judge:
     return j
 
 
-def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str, str]:
+def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[Outcome, Cause | None, str]:
+    """(outcome, cause, message) of one pytest phase, from the exception type alone (never its text)."""
     if excinfo is None:
-        return "passed", ""
+        return "passed", None, ""
     exc = excinfo.value
     if isinstance(exc, pytest.skip.Exception):
-        return "not_tested", str(getattr(exc, "msg", exc))
+        return "not_tested", "not_tested", str(getattr(exc, "msg", exc))
     if isinstance(exc, RequirementFailed):
-        return "failed", str(exc)
-    if isinstance(exc, (SutUnreachable, SutTimeout)):
-        return "broken", f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, HarnessError):
-        return "broken", f"{type(exc).__name__}: {exc}"
+        return "failed", "failed", str(exc)
+    if isinstance(exc, SutUnreachable):
+        return "broken", "unreachable", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (SutTimeout, HarnessError)):
+        return "broken", "broken", f"{type(exc).__name__}: {exc}"
     if isinstance(exc, AssertionError):
         # A bare assert in a step is a harness bug, not a verdict: checks go through the judge.
-        return "broken", f"harness assertion: {exc}"
-    return "broken", f"{type(exc).__name__}: {exc}"
+        return "broken", "broken", f"harness assertion: {exc}"
+    return "broken", "broken", f"{type(exc).__name__}: {exc}"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -194,21 +204,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     state = run_state(item.config)
     record = state.scenarios.setdefault(item.nodeid, _new_record(item))
-    outcome, message = _classify(call.excinfo)
+    outcome, cause, message = _classify(call.excinfo)
     if call.when == "setup" and call.excinfo is not None:
-        record["outcome"], record["message"] = outcome, message
+        record.finish(outcome, cause, message)
     elif call.when == "call":
-        if record["outcome"] in (None, "passed"):
-            record["outcome"], record["message"] = outcome, message
-        record["duration_s"] = round(call.duration, 3)
+        if record.outcome in (None, "passed"):
+            record.finish(outcome, cause, message)
+        record.duration_s = round(call.duration, 3)
     elif call.when == "teardown":
-        if record["outcome"] is None:
-            record["outcome"] = "passed"
-        if call.excinfo is not None and record["outcome"] == "passed":
-            record["outcome"], record["message"] = "broken", f"teardown: {message}"
+        if record.outcome is None:
+            record.outcome = "passed"
+        if call.excinfo is not None and record.outcome == "passed":
+            record.finish("broken", "broken", f"teardown: {message}")
         judge_obj = item.stash.get(_JUDGE_KEY, None)
         if judge_obj is not None:
-            record["verdicts"] = [r.to_dict() for r in judge_obj.recorded]
+            record.verdicts = [r.to_dict() for r in judge_obj.recorded]
     return report
 
 
@@ -225,7 +235,7 @@ def _scenario_template(item: pytest.Item) -> Any:
         return None
 
 
-def _new_record(item: pytest.Item) -> dict[str, Any]:
+def _new_record(item: pytest.Item) -> ScenarioRecord:
     feature, feature_file, scenario_name = "", "", item.name
     template = _scenario_template(item)
     if template is not None:
@@ -243,19 +253,9 @@ def _new_record(item: pytest.Item) -> dict[str, Any]:
         if variant and not any(f"<{k}>" in (getattr(template, "name", "") or "") for k in values):
             scenario_name = f"{scenario_name} [{variant}]"
     levels = _marks(item, "level")
-    return {
-        "id": item.nodeid,
-        "feature": feature,
-        "feature_file": feature_file,
-        "name": scenario_name,
-        "requirements": _marks(item, "requirement"),
-        "level": levels[0] if levels else "MUST",
-        "interpretations": _marks(item, "interpretation"),
-        "outcome": None,
-        "message": "",
-        "duration_s": 0.0,
-        "verdicts": [],
-    }
+    return ScenarioRecord(id=item.nodeid, feature=feature, feature_file=feature_file, name=scenario_name,
+                          requirements=_marks(item, "requirement"), level=levels[0] if levels else "MUST",
+                          interpretations=_marks(item, "interpretation"))
 
 
 # --- end of session -------------------------------------------------------------------------
@@ -267,10 +267,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = run_state(session.config)
     from .report.summary import build_summary, write_outputs
 
-    summary = build_summary(state)
-    state.summary = summary  # type: ignore[attr-defined]
+    state.record.sut.facts = {**state.sut.describe(), **state.facts}
+    summary = build_summary(state.record, state.catalog)
+    state.summary = summary
     if state.output is not None:
-        write_outputs(summary, state.output, state)
+        write_outputs(summary, state.output, state.catalog, state.profile)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -282,13 +283,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     from .report.junit import add_requirements_to_junit
 
-    add_requirements_to_junit(Path(xml_path), run_state(config).scenarios)
+    add_requirements_to_junit(Path(xml_path), {k: v.to_dict() for k, v in run_state(config).scenarios.items()})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _RUN_KEY not in config.stash:
         return
-    summary = getattr(run_state(config), "summary", None)
+    summary = run_state(config).summary
     if summary is None:
         return
     from .report.console import render_console_summary

@@ -1,20 +1,31 @@
-"""Roll-up of scenario verdicts into requirement verdicts (summary.json), on synthetic scenarios."""
+"""Roll-up of scenario verdicts into requirement verdicts (summary.json), on synthetic run records.
+
+The rules under test (DIGEST 6.1, report/summary.py): only a check bound to a requirement can make it PASS;
+a failure lands on its axis (FAIL / DEVIATION / ADVISORY, all FAIL with --strict); a scenario tag alone or an
+observation proves nothing; NOT TESTED always says why.
+"""
 
 from __future__ import annotations
 
-from margo_conformance.report.summary import rollup_requirements
+from margo_conformance.report.summary import build_summary, rollup_requirements, validate_summary
 from margo_conformance.requirements import load_catalog
+from margo_conformance.run_record import RunRecord, ScenarioRecord, SutDescription
 
 CATALOG = load_catalog()
 PROFILE = "httpsig-2026h1"
 
 
-def scenario(name: str, reqs: list[str], outcome: str, verdicts: list[dict], message: str = "") -> dict:
-    return {"id": name, "name": name, "requirements": reqs, "outcome": outcome, "message": message, "verdicts": verdicts}
+def scenario(name: str, reqs: list[str], outcome: str, verdicts: list[dict], message: str = "",
+             cause: str | None = None) -> dict:
+    return {"id": name, "name": name, "requirements": reqs, "outcome": outcome, "message": message,
+            "verdicts": verdicts, "cause": cause}
 
 
-def verdict(reqs: list[str], passed: bool, axis: str | None, level: str = "MUST") -> dict:
-    return {"requirements": reqs, "passed": passed, "axis": axis, "level": level, "what": "x", "expected": 1, "observed": 2}
+def verdict(reqs: list[str], passed: bool, axis: str | None, level: str = "MUST", *, kind: str = "check",
+            qs: tuple[str, ...] = (), choice: str | None = None) -> dict:
+    return {"requirements": reqs, "passed": passed, "axis": axis, "level": level, "what": "x", "expected": 1,
+            "observed": 2, "kind": kind, "interpretations": list(qs),
+            "details": {"choice": choice} if choice else {}}
 
 
 def rows(scenarios: list[dict], role: str = "wfm", strict: bool = False) -> dict[str, dict]:
@@ -26,20 +37,55 @@ def test_must_failure_fails_the_requirement_and_names_the_scenario() -> None:
     assert (r["verdict"], r["axis"]) == ("FAIL", "must") and r["scenarios"] == ["s1"] and "s1" in r["reason"]
 
 
-def test_advisory_subcheck_of_a_must_is_a_note_unless_strict() -> None:
-    s = [scenario("s1", ["ONB-02"], "passed", [verdict(["ONB-02"], True, None), verdict(["ONB-02"], False, "advisory", "SHOULD")])]
-    r = rows(s)["ONB-02"]
-    assert r["verdict"] == "PASS" and r["reason"].startswith("advisory")
-    assert rows(s, strict=True)["ONB-02"]["verdict"] == "FAIL"
+def test_an_advisory_failure_of_a_must_requirement_is_not_a_pass() -> None:
+    s = [scenario("s1", ["GEN-03"], "passed", [verdict(["GEN-03"], False, "advisory", "SHOULD")])]
+    r = rows(s)["GEN-03"]
+    assert (r["verdict"], r["axis"]) == ("ADVISORY", "advisory")
+    assert rows(s, strict=True)["GEN-03"]["verdict"] == "FAIL"
 
 
-def test_should_requirement_fails_on_its_own_advisory() -> None:
-    r = rows([scenario("s1", ["ERR-02"], "passed", [verdict(["ERR-02"], False, "advisory", "SHOULD")])])["ERR-02"]
-    assert (r["verdict"], r["axis"]) == ("FAIL", "advisory")
+def test_an_advisory_beside_a_passed_check_still_is_not_a_pass() -> None:
+    s = [scenario("s1", ["CERT-05"], "passed", [verdict(["CERT-05"], True, None),
+                                                verdict(["CERT-05"], False, "advisory", "MUST")])]
+    assert rows(s)["CERT-05"]["verdict"] == "ADVISORY"
+
+
+def test_interpretation_failure_is_a_named_deviation_unless_strict() -> None:
+    s = [scenario("s1", ["SIG-14"], "passed", [verdict(["SIG-14"], True, None),
+                                               verdict(["SIG-14"], False, "interpretation", qs=("Q-17",),
+                                                       choice="alternative")])]
+    r = rows(s)["SIG-14"]
+    assert (r["verdict"], r["axis"]) == ("DEVIATION", "interpretation")
+    assert "Q-17" in r["reason"] and "alternative" in r["reason"]
+    assert rows(s, strict=True)["SIG-14"]["verdict"] == "FAIL"
+
+
+def test_the_strongest_axis_wins() -> None:
+    s = [scenario("s1", ["SIG-12"], "failed", [verdict(["SIG-12"], False, "interpretation", qs=("Q-14",)),
+                                               verdict(["SIG-12"], False, "must")])]
+    assert (rows(s)["SIG-12"]["verdict"], rows(s)["SIG-12"]["axis"]) == ("FAIL", "must")
+
+
+def test_a_tag_without_a_bound_check_is_not_tested_not_pass() -> None:
+    # ONB-09 tagged on a passed scenario whose checks bound only ONB-08: the tag proves nothing.
+    r = rows([scenario("s1", ["ONB-08", "ONB-09"], "passed", [verdict(["ONB-08"], True, None)])])
+    assert r["ONB-08"]["verdict"] == "PASS"
+    assert r["ONB-09"]["verdict"] == "NOT TESTED" and "no check bound to it ran" in r["ONB-09"]["reason"]
+
+
+def test_an_observation_never_makes_a_pass() -> None:
+    r = rows([scenario("s1", ["SIG-11"], "passed", [verdict(["SIG-11"], True, None, kind="observation")])])["SIG-11"]
+    assert r["verdict"] == "NOT TESTED" and "observation" in r["reason"]
+    assert r["checks"] == {"passed": 0, "failed": 0, "observations": 1}
+
+
+def test_pass_needs_a_passed_check_and_no_failed_one() -> None:
+    r = rows([scenario("s1", ["SIG-10"], "passed", [verdict(["SIG-10"], True, None)])])["SIG-10"]
+    assert r["verdict"] == "PASS" and r["checks"]["passed"] == 1
 
 
 def test_not_tested_not_applicable_and_attestation() -> None:
-    r = rows([scenario("s1", ["SIG-13"], "not_tested", [], "NOT TESTED: needs a hook")])
+    r = rows([scenario("s1", ["SIG-13"], "not_tested", [], "NOT TESTED: needs a hook", cause="not_tested")])
     assert r["SIG-13"]["verdict"] == "NOT TESTED" and "needs a hook" in r["SIG-13"]["reason"]
     assert r["SIG-01"]["verdict"] == "NOT APPLICABLE"  # binds the device; this is a WFM run
     assert rows([], role="device")["GEN-05"]["reason"].startswith("verified by the vendor's attestation")
@@ -47,5 +93,57 @@ def test_not_tested_not_applicable_and_attestation() -> None:
 
 
 def test_a_broken_scenario_leaves_its_requirement_not_tested() -> None:
-    r = rows([scenario("s1", ["TLS-06"], "broken", [], "SutTimeout: no answer")])["TLS-06"]
+    r = rows([scenario("s1", ["TLS-06"], "broken", [], "SutTimeout: no answer", cause="broken")])["TLS-06"]
     assert r["verdict"] == "NOT TESTED" and "SutTimeout" in r["reason"]
+
+
+def test_role_levels_come_from_the_catalog() -> None:
+    assert rows([], role="wfm")["GEN-03"]["verdict_level"] == "SHOULD"
+    assert rows([], role="device")["GEN-03"]["verdict_level"] == "MUST"
+
+
+# --- build_summary: a pure function of the run record ------------------------------------------------
+
+
+def record(*scenarios: ScenarioRecord, strict: bool = False) -> RunRecord:
+    rec = RunRecord(sut=SutDescription("sut", "wfm", "builtin"), profile=PROFILE, strict=strict, started_at=0.0)
+    for s in scenarios:
+        rec.scenarios[s.id] = s
+    return rec
+
+
+def sr(name: str, outcome: str, cause: str | None, verdicts: list[dict], reqs: tuple[str, ...] = ("SIG-10",)) -> ScenarioRecord:
+    s = ScenarioRecord(id=name, feature="f", feature_file="f.feature", name=name, requirements=list(reqs),
+                       level="MUST", interpretations=[])
+    s.finish(outcome, cause, "" if outcome == "passed" else f"{outcome} message")  # type: ignore[arg-type]
+    s.verdicts = verdicts
+    return s
+
+
+def test_unreachable_is_read_from_the_cause_not_the_message() -> None:
+    summary = build_summary(record(sr("a", "broken", "unreachable", []), sr("b", "broken", "unreachable", [])),
+                            CATALOG, finished_at=1.0)
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("UNREACHABLE", 3)
+    summary = build_summary(record(sr("a", "broken", "unreachable", []), sr("b", "broken", "broken", [])),
+                            CATALOG, finished_at=1.0)
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("INCOMPLETE", 1)
+
+
+def test_a_deviation_passes_the_run_and_is_listed_by_question() -> None:
+    dev = verdict(["SIG-14"], False, "interpretation", qs=("Q-17",), choice="alternative")
+    summary = build_summary(record(sr("a", "passed", None, [verdict(["SIG-14"], True, None), dev], ("SIG-14",))),
+                            CATALOG, finished_at=1.0)
+    assert summary["result"]["exit_code"] == 0
+    assert summary["deviations"][0]["interpretations"] == ["Q-17"]
+    assert summary["deviations"][0]["choice"] == "alternative"
+    q17 = next(q for q in summary["interpretations"] if q["id"] == "Q-17")
+    assert q17["preferred"] == [404] and q17["alternatives"] == [401] and q17["observed"]
+    assert summary["counts"]["requirements"]["DEVIATION"] == 1
+    assert validate_summary(summary) == []
+
+
+def test_summary_of_a_failed_run_validates_and_names_the_failed_requirement() -> None:
+    summary = build_summary(record(sr("a", "failed", "failed", [verdict(["SIG-10"], False, "must")])),
+                            CATALOG, finished_at=1.0)
+    assert summary["result"] == {"verdict": "FAIL", "exit_code": 1, "failed_musts": ["SIG-10"]}
+    assert validate_summary(summary) == []

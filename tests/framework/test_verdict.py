@@ -35,13 +35,41 @@ def test_failed_should_is_an_advisory_unless_strict() -> None:
         Judge(LEVELS.__getitem__, strict=True)(v)
 
 
-def test_interpretation_axis_and_level_override() -> None:
+def test_interpretation_axis_is_recorded_and_fails_only_when_strict() -> None:
     judge = Judge(LEVELS.__getitem__)
-    with pytest.raises(RequirementFailed):
-        judge(status_is_401(400).bound_to(interpretations=["Q-14"]))
+    judge(status_is_401(400).bound_to(interpretations=["Q-14"]))  # a named deviation: the scenario goes on
     assert judge.recorded[-1].axis == "interpretation"
-    judge(status_is_401(400).bound_to(level="MAY"))  # an informational probe never fails the scenario
+    with pytest.raises(RequirementFailed):
+        Judge(LEVELS.__getitem__, strict=True)(status_is_401(400).bound_to(interpretations=["Q-14"]))
+
+
+def test_an_advisory_check_never_goes_above_the_advisory_axis() -> None:
+    judge = Judge(LEVELS.__getitem__)
+    judge(Verdict.of(False, "root is self-signed", advisory=True).bound_to("SIG-10"))
     assert judge.recorded[-1].axis == "advisory"
+
+
+def test_a_level_raised_by_a_position_lands_on_the_interpretation_axis() -> None:
+    from margo_conformance.requirements import load_catalog
+
+    catalog = load_catalog()
+    judge = Judge(lambda r: catalog.get(r).level_for("device"))
+    judge(Verdict.of(False, "properties.id equals the path deviceId").bound_to("CAP-20"))
+    assert (judge.recorded[-1].axis, judge.recorded[-1].verdict.interpretations) == ("interpretation", ("Q-18",))
+    wfm_judge = Judge(lambda r: catalog.get(r).level_for("wfm"))
+    wfm_judge(Verdict.of(False, "port 443").bound_to("GEN-03"))
+    assert wfm_judge.recorded[-1].axis == "advisory"
+
+
+def test_a_verdict_without_a_requirement_is_a_harness_bug() -> None:
+    with pytest.raises(ValueError):
+        Judge(LEVELS.__getitem__)(Verdict.of(True, "unbound"))
+
+
+def test_an_observation_judges_nothing() -> None:
+    judge = Judge(LEVELS.__getitem__)
+    judge.note("answer to a replay", 201, requirements=["SIG-10"], interpretations=["Q-25"])
+    assert (judge.recorded[-1].kind, judge.recorded[-1].axis) == ("observation", None)
 
 
 def test_passed_verdict_records_no_axis() -> None:

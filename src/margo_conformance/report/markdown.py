@@ -32,7 +32,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
     ]
     if result["failed_musts"]:
-        out += ["**Failed MUST requirements:** " + ", ".join(result["failed_musts"]), ""]
+        out += ["**Failed requirements:** " + ", ".join(result["failed_musts"]), ""]
+    out += ["Requirement verdicts: PASS (a check bound to it ran and passed, none failed); FAIL (fails the run);",
+            "DEVIATION (differs from our reading of ambiguous text, named by Q-ID; fails only with --strict);",
+            "ADVISORY (a SHOULD/MAY or interop note failed; fails only with --strict); NOT TESTED (with the reason);",
+            "NOT APPLICABLE (binds the other side).", ""]
     out += ["## Requirements", "", "| ID | Level | Verdict | Scenarios | Reason |", "|---|---|---|---|---|"]
     names = {s["id"]: s["name"] for s in summary["scenarios"]}
     for r in summary["requirements"]:
@@ -52,8 +56,17 @@ def render_markdown(summary: dict[str, Any]) -> str:
         for s, v in advisories:
             out.append(f"- {' '.join(v['requirements'])} {_cell(v['what'])}: expected {_cell(v['expected'])}, "
                        f"observed {_cell(v['observed'])} ({_cell(s['name'])})")
+    if summary.get("deviations"):
+        out += ["", "## Deviations from our interpretation (by Q-ID)", ""]
+        for d in summary["deviations"]:
+            out.append(f"- **{' '.join(d['interpretations'])}** ({' '.join(d['requirements'])}) {_cell(d['what'])}: "
+                       f"expected {_cell(d['expected'])}, observed {_cell(d['observed'])}, "
+                       f"{d['choice']} answer ({_cell(d['scenario'])})")
     if summary["interpretations"]:
         out += ["", "## Interpretations these verdicts rest on", ""]
         for q in summary["interpretations"]:
-            out.append(f"- **{q['id']}** {_cell(q['question'])} Position: {_cell(q['position'])}")
+            line = f"- **{q['id']}** {_cell(q['question'])} Position: {_cell(q['position'])}"
+            if q.get("observed"):
+                line += " SUT answered: " + "; ".join(f"{_cell(o['answer'])} (x{o['count']})" for o in q["observed"])
+            out.append(line)
     return "\n".join(out) + "\n"

@@ -1,16 +1,20 @@
 """The conformance summary: per-scenario outcomes rolled up per requirement, in JSON and Markdown.
 
-Roll-up rules (one place, so JUnit, Allure and the summary always agree on the counts):
+``build_summary`` is a pure function of the typed run record (``run_record.RunRecord``) and the catalog.
+Roll-up rules (one place, so JUnit, Allure and the summary always agree), DIGEST 6.1:
 
-- a requirement FAILs when any recorded verdict that names it failed (MUST, SHOULD or MAY alike; the
-  axis says how it counts);
-- it PASSes when it has a passed verdict or a passed scenario tagged with it, and nothing failed;
-- it is NOT TESTED (with the reason) when every scenario behind it was skipped or broken, or when
-  the suite has no scenario for it (e.g. attestation-only requirements);
-- it is NOT APPLICABLE when it binds the other role.
+- only *checks* count: a verdict of kind "check" that names the requirement. A scenario tag proves
+  nothing, and an observation (``Judge.note``) is reported but never makes a requirement PASS;
+- any bound check failed: FAIL when the strongest failed axis is "must" (or any axis with ``--strict``),
+  DEVIATION when it is "interpretation" (a named difference from our reading, by Q-ID), ADVISORY when it is
+  "advisory". DEVIATION and ADVISORY do not fail a default run, and never read PASS;
+- at least one bound check ran and passed, none failed: PASS;
+- scenarios tagged with it ran but no check bound it, or every one of them was skipped or broken:
+  NOT TESTED, with the reason; attestation-only and uncovered requirements are NOT TESTED too;
+- it binds the other role: NOT APPLICABLE.
 
-Exit code: 0 every MUST scenario passed (NOT TESTED allowed); 1 a scenario failed or broke;
-3 nothing could be judged because the SUT was unreachable. (2 is decided before a run starts.)
+Exit code: 0 no scenario failed or broke; 1 a scenario failed (a must-axis check, or any with --strict) or
+broke; 3 every scenario broke because the SUT was unreachable. (2 is decided before a run starts.)
 """
 
 from __future__ import annotations
@@ -19,22 +23,34 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import SPEC_BASELINE, __version__
 from ..evidence import redact
 from ..resources import SCHEMAS_DIR
-
-if TYPE_CHECKING:
-    from ..pytest_plugin import RunState
+from ..run_record import OUTCOMES, RunRecord
 
 SUMMARY_SCHEMA = SCHEMAS_DIR / "report" / "summary.schema.json"
-SCENARIO_OUTCOMES = ("passed", "failed", "broken", "not_tested")
-REQUIREMENT_VERDICTS = ("PASS", "FAIL", "NOT TESTED", "NOT APPLICABLE")
+SCENARIO_OUTCOMES = OUTCOMES
+REQUIREMENT_VERDICTS = ("PASS", "FAIL", "DEVIATION", "ADVISORY", "NOT TESTED", "NOT APPLICABLE")
+AXES = ("must", "interpretation", "advisory")
+_VERDICT_OF_AXIS = {"must": "FAIL", "interpretation": "DEVIATION", "advisory": "ADVISORY"}
 
 
 def _applies(binds: str, role: str) -> bool:
     return binds in ("both", role)
+
+
+def _is_check(v: dict[str, Any]) -> bool:
+    return v.get("kind", "check") == "check"
+
+
+def _describe(scenario: dict[str, Any], v: dict[str, Any]) -> str:
+    text = f"{scenario['name']}: {v['what']} (expected {v['expected']!r}, observed {v['observed']!r})"
+    choice = (v.get("details") or {}).get("choice")
+    if v.get("interpretations"):
+        text += f" [{' '.join(v['interpretations'])}" + (f": {choice} answer" if choice else "") + "]"
+    return text
 
 
 def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[dict[str, Any]], *,
@@ -45,41 +61,48 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             continue
         tagged = [s for s in scenarios if req.id in s["requirements"]]
         named = [(s, v) for s in scenarios for v in s["verdicts"] if req.id in v["requirements"]]
-        failed_any = [(s, v) for s, v in named if not v["passed"]]
-        # A failed advisory sub-check (e.g. "prefer 400") does not fail a MUST requirement; it is noted.
-        failed = [(s, v) for s, v in failed_any
-                  if v["axis"] in ("must", "interpretation") or req.verdict_level != "MUST" or strict]
-        notes = [(s, v) for s, v in failed_any if (s, v) not in failed]
+        checks = [(s, v) for s, v in named if _is_check(v)]
+        observations = [(s, v) for s, v in named if not _is_check(v)]
+        failed = [(s, v) for s, v in checks if not v["passed"]]
+        passed = [(s, v) for s, v in checks if v["passed"]]
         row: dict[str, Any] = {
             "id": req.id,
             "level": req.level,
-            "verdict_level": req.verdict_level,
+            "verdict_level": str(req.level_for(role).level),
             "binds": req.binds,
             "text": req.text,
             "interpretations": list(req.interpretations),
             "scenarios": list(dict.fromkeys([s["id"] for s in tagged] + [s["id"] for s, _ in named])),
+            "checks": {"passed": len(passed), "failed": len(failed), "observations": len(observations)},
             "reason": "",
             "axis": None,
         }
         if not _applies(req.binds, role):
             row["verdict"], row["reason"] = "NOT APPLICABLE", f"binds the {req.binds} side, this run certifies a {role}"
         elif failed:
-            row["verdict"] = "FAIL"
-            row["axis"] = _strongest_axis([v["axis"] for _, v in failed])
-            first_s, first_v = failed[0]
-            row["reason"] = f"{first_s['name']}: {first_v['what']} (expected {first_v['expected']!r}, observed {first_v['observed']!r})"
-            row["scenarios"] = list(dict.fromkeys(row["scenarios"] + [s["id"] for s, _ in failed]))
-        elif any(v["passed"] for _, v in named) or any(s["outcome"] == "passed" for s in tagged):
+            axis = _strongest_axis([v["axis"] for _, v in failed]) or "must"
+            first_s, first_v = next((s, v) for s, v in failed if v["axis"] == axis)
+            row["axis"] = axis
+            row["verdict"] = "FAIL" if strict else _VERDICT_OF_AXIS[axis]
+            row["reason"] = _describe(first_s, first_v)
+        elif passed:
             row["verdict"] = "PASS"
-            if notes:
-                s0, v0 = notes[0]
-                row["reason"] = f"advisory: {v0['what']} (expected {v0['expected']!r}, observed {v0['observed']!r})"
+            unjudged = [s for s in tagged if s["outcome"] in ("broken", "not_tested")]
+            if unjudged:
+                row["reason"] = f"{len(unjudged)} of its scenarios could not be judged ({unjudged[0]['outcome'].replace('_', ' ')})"
         elif tagged:
             row["verdict"] = "NOT TESTED"
-            reasons = [f"{s['outcome'].replace('_', ' ')}: {s['message']}" for s in tagged if s["message"]]
-            row["reason"] = reasons[0] if reasons else "no scenario reached a verdict"
+            unjudged = [s for s in tagged if s["outcome"] in ("broken", "not_tested")]
+            if len(unjudged) == len(tagged):
+                reasons = [f"{s['outcome'].replace('_', ' ')}: {s['message']}" for s in unjudged if s["message"]]
+                row["reason"] = reasons[0] if reasons else "no scenario reached a verdict"
+            else:
+                row["reason"] = "its scenarios ran, but no check bound to it ran" + (
+                    f" (only {len(observations)} observation(s), which judge nothing)" if observations else "")
         elif getattr(req, "verified_by", "scenario") == "attestation":
             row["verdict"], row["reason"] = "NOT TESTED", "verified by the vendor's attestation, not by a scenario"
+        elif observations:
+            row["verdict"], row["reason"] = "NOT TESTED", "only observed (reported, not judged)"
         else:
             row["verdict"], row["reason"] = "NOT TESTED", "no scenario of this suite verifies it"
         rows.append(row)
@@ -93,26 +116,55 @@ def _id_key(req_id: str) -> tuple[str, int, str]:
 
 
 def _strongest_axis(axes: list[str | None]) -> str | None:
-    for axis in ("must", "interpretation", "advisory"):
+    for axis in AXES:
         if axis in axes:
             return axis
     return None
 
 
-def build_summary(state: RunState) -> dict[str, Any]:
-    scenarios = [dict(s, outcome=s["outcome"] or "broken") for s in state.scenarios.values()]
-    requirements = rollup_requirements(state.catalog, state.profile, state.role, scenarios, strict=state.strict)
+def deviations(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every interpretation-axis finding, with the answer the SUT chose (summary.md lists them by Q-ID)."""
+    out = []
+    for s in scenarios:
+        for v in s["verdicts"]:
+            if v.get("axis") == "interpretation":
+                details = v.get("details") or {}
+                out.append({"interpretations": list(v["interpretations"]), "requirements": list(v["requirements"]),
+                            "scenario": s["name"], "what": v["what"], "expected": v["expected"],
+                            "observed": v["observed"], "choice": details.get("choice", "other")})
+    return out
+
+
+def _interpretations(catalog: Any, scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The interpretations the run's verdicts rest on, each with the answers the SUT gave."""
+    q_ids = sorted({q for s in scenarios for q in s["interpretations"]}
+                   | {q for s in scenarios for v in s["verdicts"] for q in v["interpretations"]},
+                   key=lambda q: int(q.split("-")[1]))
+    out = []
+    for qid in q_ids:
+        chosen = Counter(
+            f"{(v.get('details') or {}).get('choice', 'preferred' if v['passed'] else 'other')}: {v['observed']}"
+            for s in scenarios for v in s["verdicts"] if qid in v["interpretations"] and _is_check(v))
+        try:
+            q = catalog.question(qid)
+            entry = {"id": qid, "question": q.question, "position": q.position,
+                     "preferred": list(q.preferred), "alternatives": list(q.alternatives)}
+        except KeyError:
+            entry = {"id": qid, "question": "", "position": "", "preferred": [], "alternatives": []}
+        entry["observed"] = [{"answer": k, "count": n} for k, n in sorted(chosen.items())]
+        out.append(entry)
+    return out
+
+
+def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None = None) -> dict[str, Any]:
+    """The summary of one run, from its record alone (pure: no pytest, no files)."""
+    scenarios = record.scenario_dicts()
+    requirements = rollup_requirements(catalog, record.profile, record.role, scenarios, strict=record.strict)
     outcome_counts = Counter(s["outcome"] for s in scenarios)
     verdict_counts = Counter(r["verdict"] for r in requirements)
-    axes = Counter(v["axis"] for s in scenarios for v in s["verdicts"] if v["axis"])
-    failed_musts = sorted(
-        {r["id"] for r in requirements
-         if r["verdict"] == "FAIL" and (r["axis"] in ("must", "interpretation") or state.strict)},
-        key=_id_key,
-    )
-    unreachable = bool(scenarios) and all(
-        s["outcome"] == "broken" and ("SutUnreachable" in s["message"]) for s in scenarios
-    )
+    axes = Counter(v["axis"] for s in scenarios for v in s["verdicts"] if v.get("axis"))
+    failed_musts = [r["id"] for r in requirements if r["verdict"] == "FAIL"]
+    unreachable = bool(scenarios) and all(s["outcome"] == "broken" and s["cause"] == "unreachable" for s in scenarios)
     if unreachable:
         verdict, exit_code = "UNREACHABLE", 3
     elif outcome_counts["failed"]:
@@ -123,44 +175,35 @@ def build_summary(state: RunState) -> dict[str, Any]:
         verdict, exit_code = "NO SCENARIOS", 1
     else:
         verdict, exit_code = "PASS", 0
-    q_ids = sorted({q for s in scenarios for q in s["interpretations"]}
-                   | {q for s in scenarios for v in s["verdicts"] for q in v["interpretations"]},
-                   key=lambda q: int(q.split("-")[1]))
-    interpretations = []
-    for qid in q_ids:
-        try:
-            q = state.catalog.question(qid)
-            interpretations.append({"id": qid, "question": q.get("question", ""), "position": q.get("position", "")})
-        except (KeyError, AttributeError):
-            interpretations.append({"id": qid, "question": "", "position": ""})
-    finished = time.time()
+    finished = finished_at if finished_at is not None else time.time()
     return {
         "schema_version": 1,
         "harness": {"name": "margo-conformance", "version": __version__},
-        "profile": {"id": state.profile, "baseline": SPEC_BASELINE},
+        "profile": {"id": record.profile, "baseline": SPEC_BASELINE},
         "sut": {
-            "name": state.sut.name,
-            "role": state.role,
-            "source": state.sut.source,
-            "defects": list(state.sut.defects),
-            "facts": dict(sorted({**state.sut.describe(), **state.facts}.items())),
+            "name": record.sut.name,
+            "role": record.role,
+            "source": record.sut.source,
+            "defects": list(record.sut.defects),
+            "facts": dict(sorted(record.sut.facts.items())),
         },
         "run": {
-            "started_at": _iso(state.started_at),
+            "started_at": _iso(record.started_at),
             "finished_at": _iso(finished),
-            "duration_s": round(finished - state.started_at, 3),
-            "strict": state.strict,
+            "duration_s": round(finished - record.started_at, 3),
+            "strict": record.strict,
         },
         "result": {"verdict": verdict, "exit_code": exit_code, "failed_musts": failed_musts},
         "counts": {
             "scenarios": {k: outcome_counts.get(k, 0) for k in SCENARIO_OUTCOMES},
             "requirements": {k: verdict_counts.get(k, 0) for k in REQUIREMENT_VERDICTS},
-            "axes": {k: axes.get(k, 0) for k in ("must", "interpretation", "advisory")},
+            "axes": {k: axes.get(k, 0) for k in AXES},
         },
         "scenarios": scenarios,
         "requirements": requirements,
-        "interpretations": interpretations,
-        "paths": {"output": str(state.output) if state.output else None},
+        "deviations": deviations(scenarios),
+        "interpretations": _interpretations(catalog, scenarios),
+        "paths": {"output": record.output},
     }
 
 
@@ -180,7 +223,7 @@ def validate_summary(summary: dict[str, Any]) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(summary)]
 
 
-def write_outputs(summary: dict[str, Any], output: Path, state: RunState) -> None:
+def write_outputs(summary: dict[str, Any], output: Path, catalog: Any, profile: str) -> None:
     from .allure_env import write_categories, write_environment
     from .markdown import render_markdown
 
@@ -196,4 +239,4 @@ def write_outputs(summary: dict[str, Any], output: Path, state: RunState) -> Non
     write_categories(allure_dir)
     from .requirements_page import write_requirements_page
 
-    write_requirements_page(output / "requirements.html", state.catalog, state.profile, summary)
+    write_requirements_page(output / "requirements.html", catalog, profile, summary)

@@ -1,0 +1,72 @@
+"""The typed record of one conformance run: what the pytest plugin saw, in a form the summary can read.
+
+The plugin fills it while pytest runs (one ``ScenarioRecord`` per scenario, the verdicts the judge recorded,
+the cause of every outcome that is not a pass); ``report.summary.build_summary`` reads it and nothing else.
+Keeping the two apart means the roll-up is a pure function that unit tests can feed by hand, and that the
+report never has to guess a cause from an exception's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+#: How a scenario ended. ``broken``: the harness could not judge (SUT unreachable, timeout, harness error).
+Outcome = Literal["passed", "failed", "broken", "not_tested"]
+#: Why a scenario did not pass: a requirement failed, the harness could not judge, the scenario could not
+#: be judged here (no operator hook, not applicable), or the SUT could not be reached at all.
+Cause = Literal["failed", "broken", "not_tested", "unreachable"]
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "broken", "not_tested")
+
+
+@dataclass
+class ScenarioRecord:
+    id: str
+    feature: str
+    feature_file: str
+    name: str
+    requirements: list[str]
+    level: str
+    interpretations: list[str]
+    outcome: Outcome | None = None
+    cause: Cause | None = None
+    message: str = ""
+    duration_s: float = 0.0
+    #: RecordedVerdict.to_dict() of every verdict and observation, in the order the judge saw them.
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def finish(self, outcome: Outcome, cause: Cause | None, message: str) -> None:
+        self.outcome, self.cause, self.message = outcome, cause, message
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome or "broken"  # a scenario that never reported did not pass
+        if data["outcome"] != "passed" and data["cause"] is None:
+            data["cause"] = "broken" if data["outcome"] == "broken" else data["outcome"]
+        return data
+
+
+@dataclass
+class SutDescription:
+    name: str
+    role: str
+    source: str
+    defects: list[str] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    sut: SutDescription
+    profile: str
+    strict: bool
+    started_at: float
+    output: str | None = None
+    scenarios: dict[str, ScenarioRecord] = field(default_factory=dict)
+
+    @property
+    def role(self) -> str:
+        return self.sut.role
+
+    def scenario_dicts(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.scenarios.values()]
