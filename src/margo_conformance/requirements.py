@@ -56,7 +56,7 @@ DEFAULT_VERDICT: dict[str, str] = {
 }
 
 #: A requirement ID as the catalog writes it (SIG-11, TLS-M1): the one pattern steps and reports parse with.
-REQUIREMENT_ID = r"[A-Z]{2,5}-M?\d{2}"
+REQUIREMENT_ID = r"[A-Z]{2,5}-(?:M\d{1,2}|\d{2})"
 _ID_RE = re.compile(rf"^{REQUIREMENT_ID}$")
 _Q_RE = re.compile(r"^Q-\d{2}$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
