@@ -121,7 +121,10 @@ def test_mixed_digest_levels_are_kept_for_traceability(catalog: Catalog) -> None
 
 
 def test_questions_and_profile(catalog: Catalog) -> None:
-    assert [q.id for q in catalog.questions()] == [f"Q-{i:02d}" for i in range(1, 33)]
+    # Q-01..Q-32 are DIGEST section 6; are harness-numbered positions DIGEST states without a number.
+    assert [q.id for q in catalog.questions()] == [f"Q-{i:02d}" for i in range(1, 35)]
+    for qid in ("Q-33", "Q-34"):
+        assert "harness-numbered" in catalog.question(qid).summary
     q = catalog.question("Q-08")
     assert "1.2" in q.summary and q.position
     assert q.get("question") == q.summary and q.get("position") == q.position and q.get("nope") is None
@@ -133,6 +136,36 @@ def test_questions_and_profile(catalog: Catalog) -> None:
     used = {q for r in catalog for q in r.interpretations}
     assert used <= {q.id for q in catalog.questions()}
     assert [q.id for q in catalog.interpretations_of(["SIG-11", "TLS-02"])] == ["Q-08", "Q-14", "Q-25"]
+
+
+def test_code_questions_list_preferred_and_alternative_answers(catalog: Catalog) -> None:
+    q17 = catalog.question("Q-17")
+    assert (q17.preferred, q17.alternatives) == ((404,), (401,))
+    assert [q17.choice(c) for c in (404, 401, 403)] == ["preferred", "alternative", "other"]
+    assert catalog.question("Q-14").preferred == (401,) and 400 in catalog.question("Q-14").alternatives
+    assert catalog.question("Q-16").alternatives == () and set(catalog.question("Q-16").preferred) == {400, 403}
+
+
+def test_role_levels(catalog: Catalog) -> None:
+    assert str(catalog.get("GEN-03").level_for("wfm")) == "SHOULD"
+    assert str(catalog.get("GEN-03").level_for("device")) == "MUST"
+    cap20 = catalog.get("CAP-20").level_for("device")
+    assert (cap20.level, cap20.by) == ("MUST", "Q-18")
+    assert str(catalog.get("SIG-10").level_for("wfm")) == "MUST"
+
+
+def test_a_role_level_above_the_text_needs_the_interpretation_it_rests_on(tmp_path) -> None:
+    import yaml
+
+    from margo_conformance.requirements import REQUIREMENTS_FILE as SOURCE
+
+    data = yaml.safe_load(SOURCE.read_text())
+    entry = next(r for r in data["requirements"] if r["id"] == "CAP-20")
+    entry["role_levels"] = {"device": "MUST"}
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="name the interpretation it rests on"):
+        load_catalog(bad)
 
 
 def test_queries(catalog: Catalog) -> None:
@@ -314,7 +347,7 @@ def test_cli_filters() -> None:
     result = runner.invoke(cli_app, ["requirements", "--json", "--counts-as", "SHOULD"])
     assert [d["id"] for d in json.loads(result.stdout)] == ["ERR-01", "ERR-02", "ERR-04", "ERR-05", "CAP-16"]
     result = runner.invoke(cli_app, ["requirements", "--questions", "--json"])
-    assert [q["id"] for q in json.loads(result.stdout)] == [f"Q-{i:02d}" for i in range(1, 33)]
+    assert [q["id"] for q in json.loads(result.stdout)] == [f"Q-{i:02d}" for i in range(1, 35)]
 
 
 @pytest.mark.parametrize(
