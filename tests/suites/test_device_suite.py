@@ -20,7 +20,7 @@ DEVICE_DEFECTS = defects_for("device")
 #: Defects whose requirement our interpretation judges as a warning by default, and that therefore fail
 #: the run only with --strict: accepting TLS 1.2 (Q-08) and ignoring Retry-After (ERR-04, MIAF text
 #: applied to this profile as a SHOULD).
-STRICT_ONLY = {"tls12-allowed", "retry-ignores-retry-after"}
+STRICT_ONLY = {"tls12-allowed", "retry-ignores-retry-after", "properties-id-mismatch"}
 
 
 @pytest.fixture(scope="module")
