@@ -104,14 +104,14 @@ def _(scenario: WfmScenario) -> None:
 @then(parsers.parse("the WFM refuses the request as malformed ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     req_id = requirement(req)
-    judge(checks.status_in(scenario.last, MALFORMED_CODES).bound_to(req_id, interpretations=["Q-15"]))
+    judge(checks.status_in(scenario.last, MALFORMED_CODES).bound_to(req_id))
     judge(checks.status_is(scenario.last, 400).bound_to(req_id))
 
 
 @then(parsers.parse("the WFM refuses the certificate with 400 or 403 ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     req_id = requirement(req)
-    judge(checks.status_in(scenario.last, (400, 403)).bound_to(req_id, interpretations=["Q-16"]))
+    judge(checks.status_in(scenario.last, (400, 403)).bound_to(req_id))
 
 
 @then("the clientId is URL-safe (ONB-11)")

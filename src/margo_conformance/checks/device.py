@@ -99,7 +99,7 @@ def submitted_certificate(o: Exchange) -> tuple[Any, str | None, str | None]:
     return decoded.certificate, decoded.form.value, None
 
 
-@check("ONB-05", interpretations=["Q-09"])
+@check("ONB-05")
 def certificate_is_base64(o: Exchange) -> Verdict:
     cert, form, error = submitted_certificate(o)
     ok = cert is not None and form in ("base64-der", "base64-pem")
@@ -138,7 +138,7 @@ def verify_with(o: Exchange, cert: Any) -> Verification:
                           policy=MARGO_POLICY, now=o.started_at)
 
 
-@check("ONB-06", interpretations=["Q-03"])
+@check("ONB-06")
 def onboarding_signed_by_submitted_key(o: Exchange) -> Verdict:
     cert, _, error = submitted_certificate(o)
     if cert is None:
@@ -260,7 +260,7 @@ def _judge_each(observations: list[Any], cert: Any, codes: set[str], what: str, 
                    findings=tuple(findings))
 
 
-@check("SIG-02", interpretations=["Q-04"])
+@check("SIG-02")
 def required_components_covered(observations: list[Any], cert: Any) -> Verdict:
     requests = _need(signed_requests(observations), "signed request")
     bad = []
@@ -326,7 +326,7 @@ def _curve_algorithm(cert: Any) -> str | None:
     return {KeyType.P256: "ecdsa-p256-sha256", KeyType.P384: "ecdsa-p384-sha384", KeyType.ED25519: "ed25519"}.get(kt)
 
 
-@check("SIG-05", interpretations=["Q-06"])
+@check("SIG-05")
 def ecdsa_raw_encoding(observations: list[Any], cert: Any) -> Verdict:
     return _judge_each(observations, cert, {"ecdsa-der-encoding"}, "ECDSA signatures are raw r||s (not DER)",
                        "r||s (64 bytes for P-256, 96 for P-384)")

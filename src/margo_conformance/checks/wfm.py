@@ -92,7 +92,7 @@ def strict_base64(value: str | None) -> Verdict:
                       observed="strict base64" if ok else f"characters {', '.join(bad) or 'none'}; length {len(value)}")
 
 
-@check("CERT-04", interpretations=["Q-09"])
+@check("CERT-04")
 def decodes_to_one_certificate(value: str | None) -> Verdict:
     """Q-09: base64(DER) and base64(PEM) both pass; the form found is reported."""
     if value is None:
