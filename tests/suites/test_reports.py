@@ -64,7 +64,7 @@ def test_summary_is_valid_and_names_the_failed_requirement(defect_run) -> None:
     failed = [s for s in run.summary["scenarios"] if s["outcome"] == "failed"]
     assert any(s["name"].startswith(scenario) for s in failed), [s["name"] for s in failed]
     md = (run.output / "summary.md").read_text()
-    assert f"**Failed MUST requirements:** {req}" in md or req in md.split("**Failed MUST requirements:**")[1]
+    assert f"**Failed requirements:** {req}" in md or req in md.split("**Failed requirements:**")[1]
     assert f"| {req} |" in md and "FAIL (must)" in md
 
 
