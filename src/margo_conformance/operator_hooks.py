@@ -16,7 +16,7 @@ from .errors import HarnessError
 from .sut import OperatorHooks, redact_command
 from .verdict import NotTested
 
-ACTIONS = ("approve", "reject", "revoke", "trust_issuer")
+ACTIONS = ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending")
 
 
 class Operator(Protocol):

@@ -144,6 +144,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"q_Q_{n:02d}: scenarios resting on interpretation Q-{n:02d}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tags on an Examples block reach pytest as raw marks ("req:SIG-12"), not through
+    ``pytest_bdd_apply_tag``; translate them here so a row's requirements count like a scenario's."""
+    for item in items:
+        for raw in [m.name for m in item.iter_markers() if ":" in m.name]:
+            for mark in tag_marks(raw) or ():
+                item.add_marker(mark)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
     """Allure's grouping: epic = role, feature = feature file, story = scenario (after allure opened the test)."""

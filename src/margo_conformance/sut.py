@@ -19,8 +19,10 @@ Example (role wfm)::
 
     [wfm.operator]                          # optional; placeholders are substituted
     approve = "acme-cli approve {client_id}"
-    reject = "acme-cli reject {fingerprint}"
+    reject = "acme-cli reject {client_id}"
     revoke = "acme-cli revoke {client_id}"
+    approve_pending = "acme-cli approve --sha256 {fingerprint}"   # a held onboarding request (ONB-10)
+    reject_pending = "acme-cli reject --sha256 {fingerprint}"
 
 Example (role device)::
 
@@ -66,6 +68,11 @@ class OperatorHooks:
     revoke: str | None = None
     #: Make the WFM trust a client-certificate issuer (allow-list trust policy).
     trust_issuer: str | None = None
+    #: Decide an onboarding request the WFM holds for the operator (manual approval, ONB-10). The device has
+    #: no clientId yet, so these name the certificate: {fingerprint} is the hex SHA-256 of its DER. A
+    #: command that fails (no such pending request yet) is retried until ``timeout_s``.
+    approve_pending: str | None = None
+    reject_pending: str | None = None
     timeout_s: float = 30.0
 
     def has(self, action: str) -> bool:
@@ -244,7 +251,7 @@ def _parse_wfm(section: _Section, base_dir: Path) -> WfmTarget:
     op = section.table("operator")
     if op is not None:
         values: dict[str, Any] = {}
-        for action in ("approve", "reject", "revoke", "trust_issuer"):
+        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending"):
             command = op.get(action, str)
             if command is not None:
                 _check_placeholders(f"wfm.operator.{action}", command, OPERATOR_PLACEHOLDERS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,19 @@ def _load_ca_file(path: Path) -> x509.Certificate:
         raise ConfigError(f"wfm.ca: {path} is not a certificate file ({exc})") from None
 
 
+#: How long the builtin WFM holds an onboarding request of an unknown issuer for the operator (ONB-10):
+#: long enough for the harness to decide in-process, short enough that "untrusted issuer" answers quickly.
+BUILTIN_APPROVAL_HOLD_S = 2.0
+
+
 def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
+    """The reference WFM under manual approval: the simulated devices' CA is allow-listed, any other
+    issuer's request is held for an operator decision (CERT-12, ONB-09, ONB-10), then 403."""
     from .wfm.config import WfmConfig
     from .wfm.server import WfmServer
 
-    config = WfmConfig(trust="allow-list", defects=frozenset(sut.defects), observe=False)
+    config = WfmConfig(trust="manual", approval_timeout_s=BUILTIN_APPROVAL_HOLD_S,
+                       defects=frozenset(sut.defects), observe=False)
     data_dir = Path(tempfile.mkdtemp(prefix="margo-builtin-wfm-"))
     server = WfmServer(config, data_dir=data_dir, hosts=("localhost",)).start()
     server.operator.trust_issuer(device_ca.cert)
@@ -139,14 +148,24 @@ def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
     def trust_issuer(ca_file: str = "", **_: str) -> str:
         return op.trust_issuer(Path(ca_file).read_bytes())
 
+    def decide_pending(decision: str) -> Callable[..., str]:
+        def decide(fingerprint: str = "", **_: str) -> str:
+            record = server.store.client_for_certificate(fingerprint)
+            if record is None or record.state != "pending":
+                raise HarnessError(f"no onboarding request held for the certificate {fingerprint[:16]}...")
+            return str(op.decide(record.client_id, decision))  # type: ignore[arg-type]
+        return decide
+
     operator = CallableOperator({
         "approve": lambda client_id="", **_: str(op.approve(client_id)),
         "reject": lambda client_id="", **_: str(op.reject(client_id)),
         "revoke": lambda client_id="", **_: str(op.revoke(client_id)),
         "trust_issuer": trust_issuer,
+        "approve_pending": decide_pending("approve"),
+        "reject_pending": decide_pending("reject"),
     })
     root = x509.load_pem_x509_certificate(server.ca_file.read_bytes())
     target = WfmUnderTest(base_url=server.base_url, server_name="localhost", operator=operator, timeout_s=10.0,
                           configured_root=root, _server=server)
-    target.facts = {"wfm.base_url": server.base_url, "wfm.trust_policy": "allow-list (builtin)"}
+    target.facts = {"wfm.base_url": server.base_url, "wfm.trust_policy": "manual approval, device CA allow-listed (builtin)"}
     return target

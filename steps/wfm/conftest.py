@@ -20,6 +20,7 @@ from .capability_steps import *  # noqa: F401,F403
 from .common_steps import *  # noqa: F401,F403
 from .context import WfmScenario
 from .onboarding_steps import *  # noqa: F401,F403
+from .route_steps import *  # noqa: F401,F403
 from .signing_steps import *  # noqa: F401,F403
 from .trust_steps import *  # noqa: F401,F403
 

@@ -11,6 +11,7 @@ from margo_conformance.device.simulated import SimulatedDevice
 from margo_conformance.errors import HarnessError
 from margo_conformance.evidence import Exchange
 from margo_conformance.pki import IssuedCert, TestCA
+from margo_conformance.route_matrix import Expect
 from margo_conformance.report.allure_helpers import attach_exchange, attach_json
 from margo_conformance.sut_wfm import WfmUnderTest
 from margo_conformance.tlsprobe import TlsProbeResult
@@ -29,6 +30,8 @@ class WfmScenario:
     probe: TlsProbeResult | None = None
     downloaded_root: x509.Certificate | None = None
     first_onboarding: Exchange | None = None
+    #: What the route matrix says the WFM owes the request just sent (protected_routes.feature).
+    expect: Expect | None = None
     #: A gateway deviceId of this scenario alone, so no earlier scenario's gateway can be a parent (CAP-13).
     gateway_id: str = field(default_factory=lambda: f"gw-hall2-{secrets.token_hex(3)}")
 

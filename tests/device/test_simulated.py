@@ -79,6 +79,7 @@ FAULT_CODES = {
     Fault.ALG_MISMATCH: {"alg-key-mismatch"},
     Fault.SIGNATURE_WITHOUT_INPUT: {"missing-signature-input"},
     Fault.INPUT_WITHOUT_SIGNATURE: {"missing-signature"},
+    Fault.TAMPERED_TARGET_URI: {"signature-invalid"},
 }
 
 

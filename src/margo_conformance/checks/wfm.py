@@ -180,15 +180,13 @@ def client_id_url_safe(client_id: str | None) -> Verdict:
                       observed=client_id if ok else f"{client_id!r} (characters {bad})")
 
 
-@check("ONB-12")
-def client_id_format(client_id: str | None) -> Verdict:
-    """Informational (ONB-12 is a MAY): say whether the id is a UUIDv4."""
+def client_id_form(client_id: str | None) -> str:
+    """What kind of id the WFM issued (ONB-12 allows any URL-safe string, a UUIDv4 MAY): reported only."""
     try:
         is_v4 = client_id is not None and uuid.UUID(client_id).version == 4 and str(uuid.UUID(client_id)) == client_id.lower()
     except ValueError:
         is_v4 = False
-    return Verdict.of(True, "clientId format", expected="any URL-safe string (UUIDv4 MAY)",
-                      observed="UUIDv4" if is_v4 else f"not a UUIDv4: {client_id!r}")
+    return "UUIDv4" if is_v4 else f"not a UUIDv4: {client_id!r}"
 
 
 @check("ONB-11")

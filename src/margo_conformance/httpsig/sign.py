@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -56,6 +57,7 @@ class Fault(str, Enum):
     ALG_MISMATCH = "alg-mismatch"  # alg parameter that does not fit the key; signed with the real key
     SIGNATURE_WITHOUT_INPUT = "signature-without-input"  # Signature-Input header dropped
     INPUT_WITHOUT_SIGNATURE = "input-without-signature"  # Signature header dropped
+    TAMPERED_TARGET_URI = "tampered-target-uri"  # signed for another resource (last path segment changed)
 
 
 #: How far CREATED_STALE / CREATED_FUTURE move ``created`` (clearly outside 300 s back / 60 s ahead).
@@ -193,10 +195,11 @@ def sign_request(
         return SignedRequest(method, url, headers, body, None, None, None, None, label, fault)
 
     params_value = _params_value(covered, params)
+    signed_url = _other_resource(url) if fault is Fault.TAMPERED_TARGET_URI else url
     if components is None and not extra_headers and fault not in _SHAPE_FAULTS:
-        base = margo_signature_base(method, url, headers.get("Content-Digest"), params_value)
+        base = margo_signature_base(method, signed_url, headers.get("Content-Digest"), params_value)
     else:
-        base = build_signature_base(method, url, headers, covered, params_value)
+        base = build_signature_base(method, signed_url, headers, covered, params_value)
 
     signing_key, signing_alg = key, algorithm
     if fault is Fault.WRONG_KEY:
@@ -242,6 +245,14 @@ def _digest_header(body: bytes, fault: Fault | None) -> str:
 def _tamper(body: bytes) -> bytes:
     """Change the body after signing: flip the last byte's lowest bit, the smallest possible change."""
     return body[:-1] + bytes([body[-1] ^ 0x01])
+
+
+def _other_resource(url: str) -> str:
+    """The URL of a neighbouring resource: the last path segment gets a suffix, so a signature made for it is
+    a real signature of this client that the WFM must not accept for the URL actually requested."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(parts._replace(path=path + "-other"))
 
 
 def _title_case(name: str) -> str:
