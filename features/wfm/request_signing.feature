@@ -8,10 +8,10 @@ Feature: Request signing and content digests
     Given the device knows the WFM root CA
     And the device is onboarded
 
-  @req:SIG-09 @level:MUST
+  @req:SIG-09 @req:GEN-01 @level:MUST
   Scenario: A correctly signed capabilities report is accepted
     When the device reports its capabilities with a correctly signed request
-    Then the WFM accepts the request (SIG-09)
+    Then the WFM accepts the request (SIG-09, GEN-01)
 
   # Unsigned, incomplete, wrong-key, foreign-key, stale, future, tampered and digest faults, the unknown
   # clientId and the revoked client are judged on every route in protected_routes.feature (generated).

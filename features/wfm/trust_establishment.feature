@@ -6,7 +6,7 @@ Feature: Trust establishment with the WFM
   @req:CERT-01 @req:CERT-02 @level:MUST
   Scenario: The Certificate API answers a request that carries no signature
     When the device requests the root CA certificate without signing the request
-    Then the WFM answers 200 (CERT-01)
+    Then the WFM answers 200 (CERT-01, CERT-02)
 
   @req:CERT-03 @level:MUST
   Scenario: The Certificate API returns a JSON object with a certificate string
@@ -25,11 +25,11 @@ Feature: Trust establishment with the WFM
     Then the returned certificate is a CA certificate (CERT-05)
     And the returned certificate is self-signed (CERT-05, advisory)
 
-  @req:TLS-06 @req:TLS-01 @req:CERT-05 @level:MUST @interpretation:Q-07
+  @req:TLS-06 @req:TLS-01 @req:CERT-05 @req:CERT-08 @level:MUST @interpretation:Q-07
   Scenario: The live TLS chain validates against the root CA from the Certificate API
     Given the device has downloaded the root CA from the Certificate API
     When the device opens a TLS connection that trusts only that root CA and checks the host name
-    Then the TLS handshake succeeds (TLS-06)
+    Then the TLS handshake succeeds (TLS-06, CERT-05, CERT-08)
     And the TLS handshake succeeds (TLS-01)
 
   @req:TLS-02 @level:MUST

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
-from pytest_bdd import parsers, when
+from pytest_bdd import parsers, then, when
 
+from margo_conformance.checks import wfm as checks
 from margo_conformance.errors import HarnessError
 from margo_conformance.payloads import get_sample
 
+from margo_conformance.verdict import Judge
+
+from .common_steps import judge_refusal, requirement
 from .context import WfmScenario
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
@@ -67,3 +71,14 @@ def _(scenario: WfmScenario) -> None:
     device = scenario.require_device()
     scenario.record(device.put_capabilities(device.device_id, b'{"apiVersion": "device.margo.org/v1alpha1", '),
                     "capabilities PUT, body not JSON")
+
+
+@then(parsers.parse("the WFM refuses the manifest ({req})"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    """Refused at all (must); 422 preferred, 400 accepted (Q-34, DIGEST CAP-09 "422 (or 400)")."""
+    judge_refusal(judge, scenario.last, requirement(req), "Q-34")
+
+
+@then(parsers.parse("the WFM refuses the unknown root member ({req}, advisory)"))
+def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
+    judge(checks.unknown_member_refused(scenario.last).bound_to(requirement(req)))

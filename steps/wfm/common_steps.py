@@ -14,6 +14,7 @@ from pytest_bdd import given, parsers, then
 from margo_conformance.checks import wfm as checks
 from margo_conformance.device.simulated import SimulatedDevice
 from margo_conformance.errors import HarnessError
+from margo_conformance.evidence import Exchange
 from margo_conformance.pki import KeyType
 from margo_conformance.verdict import Judge
 
@@ -41,6 +42,13 @@ def onboard_for_setup(scenario: WfmScenario, device: SimulatedDevice, what: str)
                            f"(status {status}, body {exchange.response.body[:200] if exchange.response else b''!r})")
     device.client_id = client_id
     return client_id
+
+
+def judge_refusal(judge: Judge, exchange: Exchange, req_id: str, question: str) -> None:
+    """DIGEST 6.1 rule 1: refused at all (must), then with the question's preferred code (interpretation)."""
+    refusal = judge(checks.refused(exchange).bound_to(req_id))
+    if refusal.passed:
+        judge(checks.refused_with_preferred_code(exchange, question).bound_to(req_id))
 
 
 @given("the device knows the WFM root CA")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,10 +20,9 @@ from margo_conformance.device.api import certificate_value, onboarding_body
 from margo_conformance.errors import HarnessError
 from margo_conformance.operator_hooks import require
 from margo_conformance.pki import TestCA, non_certificates
-from margo_conformance.evidence import Exchange
 from margo_conformance.verdict import Judge
 
-from .common_steps import new_device, onboard_for_setup, requirement
+from .common_steps import judge_refusal, new_device, onboard_for_setup, requirement
 from .context import WfmScenario
 
 #: How long the harness looks for a held onboarding request through the operator hook (ONB-10).
@@ -42,7 +42,8 @@ def _(scenario: WfmScenario, defect: str) -> None:
 @given("the device has a client certificate from an unrelated CA")
 def _(scenario: WfmScenario) -> None:
     stranger = TestCA("Unrelated manufacturer CA")
-    scenario.certificate = stranger.issue_client_cert("sim-stranger")
+    # A subject of this scenario alone: no earlier scenario's client can share it (see new_device).
+    scenario.certificate = stranger.issue_client_cert(f"sim-stranger-{secrets.token_hex(4)}")
 
 
 @given("the operator has told the WFM to trust the device manufacturer's CA")
@@ -146,13 +147,6 @@ def _decide_when_held(scenario: WfmScenario, action: str, fingerprint: str, *, a
 @when("the device onboards again with the same certificate")
 def _(scenario: WfmScenario) -> None:
     scenario.record(scenario.require_device().onboard(), "re-onboarding the same certificate")
-
-
-def judge_refusal(judge: Judge, exchange: Exchange, req_id: str, question: str) -> None:
-    """DIGEST 6.1 rule 1: refused at all (must), then with the question's preferred code (interpretation)."""
-    refusal = judge(checks.refused(exchange).bound_to(req_id))
-    if refusal.passed:
-        judge(checks.refused_with_preferred_code(exchange, question).bound_to(req_id))
 
 
 @then(parsers.parse("the WFM refuses the request as malformed ({req})"))

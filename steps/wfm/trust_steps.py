@@ -11,9 +11,9 @@ from margo_conformance.device.simulated import SimulatedDevice
 from margo_conformance.errors import HarnessError
 from margo_conformance.tlsprobe import probe
 from margo_conformance.pytest_plugin import RunState
-from margo_conformance.verdict import Judge, NotTested, Verdict
+from margo_conformance.verdict import Judge, NotTested
 
-from .common_steps import requirement
+from .common_steps import requirement, requirements
 from .context import WfmScenario
 
 
@@ -78,8 +78,7 @@ def _(scenario: WfmScenario) -> None:
 
 @then(parsers.parse("the TLS handshake succeeds ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    req_id = requirement(req)
-    judge(checks.handshake_succeeded(scenario.require_probe(), "TLS handshake").bound_to(req_id))
+    judge(checks.handshake_succeeded(scenario.require_probe(), "TLS handshake").bound_to(*requirements(req)))
 
 
 @then(parsers.parse("the TLS handshake is refused ({req})"))
@@ -130,5 +129,4 @@ def _(scenario: WfmScenario, judge: Judge, run: RunState) -> None:
     if run.sut.builtin:
         raise NotTested("the built-in reference WFM listens on an ephemeral loopback port by design; "
                         "GEN-03 is judged on a vendor WFM's configured base URL")
-    judge(Verdict.of(scenario.wfm.port == 443, "port of the WFM base URL", expected=443, observed=scenario.wfm.port,
-                     base_url=scenario.wfm.base_url).bound_to("GEN-03"))
+    judge(checks.uses_port_443(scenario.wfm.port, scenario.wfm.base_url))

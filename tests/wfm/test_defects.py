@@ -143,6 +143,17 @@ def p_revoked(s, h, ca):
     return verdict(device.put())
 
 
+def p_unsigned_delete(s, h, ca):
+    device = onboarded(s, h, ca)
+    device.put()
+    return verdict(device.delete(fault=Fault.UNSIGNED)), verdict(device.put(fault=Fault.UNSIGNED))
+
+
+def p_incomplete_signature(s, h, ca):
+    return (verdict(onboarded(s, h, ca).put(fault=Fault.SIGNATURE_WITHOUT_INPUT)),
+            verdict(new_device(s, h, ca, "unsigned-400", onboard=False).onboard(fault=Fault.UNSIGNED)))
+
+
 def p_unknown_client(s, h, ca):
     return verdict(onboarded(s, h, ca).put(client_id="00000000-0000-4000-8000-000000000000"))
 
@@ -183,6 +194,11 @@ CASES: dict[str, tuple[Probe, Any, Any]] = {
     D.CHILD_BEFORE_PARENT_ACCEPTED: (p_child_first, (404, "parent-gateway"), (201, None)),
     D.EXTENSIONS_REJECTED: (p_extension, (201, None), (422, "schema")),
     D.DEVICE_ID_MISMATCH_ACCEPTED: (p_id_mismatch, (422, "device-id-match"), (201, None)),
+    # DELETE only: the PUT of the same client is still refused.
+    D.SIG_UNCHECKED_ON_DELETE: (p_unsigned_delete, ((401, "signature"), (401, "signature")),
+                                ((204, None), (401, "signature"))),
+    D.UNSIGNED_400: (p_incomplete_signature, ((401, "signature"), (401, "signature")),
+                     ((400, "signature"), (400, "signature"))),
 }
 
 
@@ -238,6 +254,8 @@ def test_defect_leaves_the_rest(defect: str, make_wfm, wfm_ca: TestCA, tmp_path)
     expected.update(_FLOW_CHANGES.get(defect, {}))
     if defect == D.UNSIGNED_ACCEPTED:
         expected["unsigned"] = 200
+    if defect == D.UNSIGNED_400:
+        expected["unsigned"] = 400
     if defect == D.CREATED_WINDOW_IGNORED:
         expected["stale"] = 200
     with _flow_client(server, defect, wfm_ca, tmp_path) as http:

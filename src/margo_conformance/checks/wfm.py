@@ -137,8 +137,11 @@ def is_self_signed(cert: x509.Certificate | None) -> Verdict:
         verifies = True
     except (ValueError, TypeError, InvalidSignature):
         verifies = False
+    # Advisory (DIGEST 6.1): the text asks for "the root CA"; a chain served up to an intermediate still
+    # anchors TLS (TLS-06 judges that), so a non-self-signed answer is a remark, not a failure.
     return Verdict.of(same_name and verifies, "root certificate is self-signed (issuer = subject, signature verifies)",
-                      expected=True, observed={"issuer_equals_subject": same_name, "self_signature_verifies": verifies})
+                      expected=True, observed={"issuer_equals_subject": same_name, "self_signature_verifies": verifies},
+                      advisory=True)
 
 
 def handshake_succeeded(probe: TlsProbeResult, what: str) -> Verdict:
@@ -157,6 +160,11 @@ def no_client_certificate_requested(probe: TlsProbeResult) -> Verdict:
     requested = probe.facts.client_cert_requested
     return Verdict.of(requested is False, "server sent no CertificateRequest in the handshake",
                       expected=False, observed="not observable on this Python" if requested is None else requested)
+
+
+@check("GEN-03")
+def uses_port_443(port: int, base_url: str) -> Verdict:
+    return Verdict.of(port == 443, "port of the WFM base URL", expected=443, observed=port, base_url=base_url)
 
 
 @check("GEN-02")
@@ -253,6 +261,14 @@ def refused(exchange: Exchange) -> Verdict:
     return Verdict.of(observed is not None and 400 <= observed < 500,
                       f"{exchange.request.method} {_path(exchange)} refused", expected="a 4xx refusal",
                       observed=observed, **({"problem_type": p} if (p := _problem_type(exchange)) else {}))
+
+
+def unknown_member_refused(exchange: Exchange) -> Verdict:
+    """Advisory: a root member the schema forbids is refused (DIGEST CAP-08 for the WFM: "422 or 400
+    (SHOULD; many WFMs will not check)"), so accepting it is a remark, never a failure of the run."""
+    observed = _status(exchange)
+    return Verdict.of(observed in (400, 422), "manifest with a root member the schema does not allow refused",
+                      expected="422 or 400", observed=observed, advisory=True)
 
 
 def refused_with_preferred_code(exchange: Exchange, question_id: str) -> Verdict:

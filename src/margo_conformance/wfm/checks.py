@@ -97,6 +97,11 @@ def _unsigned(ctx: RequestContext) -> bool:
     return not any(ctx.has_header(name) for name in _SIGNATURE_FIELDS)
 
 
+def _incomplete_signature(ctx: RequestContext) -> bool:
+    """unsigned-400: Signature or Signature-Input (or both) absent."""
+    return not all(ctx.has_header(name) for name in _SIGNATURE_FIELDS)
+
+
 # ---------------------------------------------------------------------------------------------- both routes
 def check_content_type(ctx: RequestContext, svc: WfmService) -> Rejection | None:
     """GEN-06: request bodies are application/json; an explicit other media type is refused."""
@@ -192,6 +197,8 @@ def check_onboarding_signature(ctx: RequestContext, svc: WfmService) -> Rejectio
         return None
     if svc.config.has(D.ONBOARDING_UNSIGNED_ACCEPTED) and _unsigned(ctx):
         return None
+    if svc.config.has(D.UNSIGNED_400) and _incomplete_signature(ctx):
+        return reject(400, "invalid-request", "the request carries no complete signature", "signature")
     try:
         key = ctx.decoded_cert.certificate.public_key()
     except Exception as exc:  # an unusable key in an otherwise parsable certificate
@@ -324,6 +331,10 @@ def check_capability_signature(ctx: RequestContext, svc: WfmService) -> Rejectio
     assert client is not None
     if svc.config.has(D.UNSIGNED_ACCEPTED) and _unsigned(ctx):
         return None
+    if svc.config.has(D.SIG_UNCHECKED_ON_DELETE) and ctx.method == "DELETE":
+        return None
+    if svc.config.has(D.UNSIGNED_400) and _incomplete_signature(ctx):
+        return reject(400, "invalid-request", "the request carries no complete signature", "signature")
     first: httpsig.Verification | None = None
     for bound in client.certificates:  # one in the clean server; several only with client-id-shared
         key = svc.public_key(bound)

@@ -41,6 +41,8 @@ UNKNOWN_CLIENT_401 = "unknown-client-401"
 CHILD_BEFORE_PARENT_ACCEPTED = "child-before-parent-accepted"
 EXTENSIONS_REJECTED = "extensions-rejected"
 DEVICE_ID_MISMATCH_ACCEPTED = "device-id-mismatch-accepted"
+SIG_UNCHECKED_ON_DELETE = "sig-unchecked-on-delete"
+UNSIGNED_400 = "unsigned-400"
 
 
 def _d(name: str, requirement: str, description: str) -> Defect:
@@ -90,6 +92,14 @@ DEFECTS: tuple[Defect, ...] = (
        "refuses capabilities that carry an x-<name>-extensions member (422)"),
     _d(DEVICE_ID_MISMATCH_ACCEPTED, "CAP-20",
        "accepts capabilities whose properties.id differs from the {deviceId} in the path"),
+    Defect(name=SIG_UNCHECKED_ON_DELETE, role="wfm", requirement="SIG-12",
+           description="verifies signatures on PUT but not on DELETE: an unsigned, stale or foreign-key DELETE "
+                       "answers 204",
+           related=("SIG-09", "SIG-10", "SIG-11", "ONB-14")),
+    Defect(name=UNSIGNED_400, role="wfm", requirement="SIG-12",
+           description="answers 400 instead of 401 to a request without a complete signature, on every route "
+                       "(a deviation from Q-14 and Q-03, not a failure of the must axis)",
+           related=("ONB-06",)),
 )
 
 DEFECT_NAMES: frozenset[str] = frozenset(d.name for d in DEFECTS)
