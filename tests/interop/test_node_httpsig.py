@@ -41,7 +41,7 @@ def node() -> str:
     """Node and the pinned package must be there: `make test` installs them, so absence is a failure."""
     exe = shutil.which("node")
     if exe is None:
-        pytest.fail("node is not on PATH; the interop tests need Node 20 (make test runs `npm ci`)")
+        pytest.fail("node is not on PATH: the interop tests need Node 20, as `make test` does")
     if not (PROJECT_ROOT / "node_modules" / "http-message-signatures" / "package.json").is_file():
         pytest.fail("node_modules/http-message-signatures is missing: run `npm ci` (make setup-node)")
     return exe
