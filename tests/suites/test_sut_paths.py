@@ -38,7 +38,8 @@ def standalone_wfm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     data = tmp_path_factory.mktemp("wfm-data")
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "margo_conformance.cli", "wfm", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--data-dir", str(data), "--trust", "allow-list"],
+                             "--port", str(port), "--data-dir", str(data), "--trust", "manual",
+                             "--approval-timeout", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
     deadline = time.monotonic() + 30
     while not (data / "admin.json").exists():
@@ -54,10 +55,14 @@ def standalone_wfm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 
 def _wfm_toml(tmp_path: Path, base_url: str, data: Path | None, *, timeout: float = 10,
-              hooks: tuple[str, ...] = ("trust_issuer", "revoke")) -> Path:
+              hooks: tuple[str, ...] = ("trust_issuer", "revoke", "reject", "approve_pending",
+                                        "reject_pending")) -> Path:
     mc = f"{sys.executable} -m margo_conformance.cli"
     commands = {"trust_issuer": f"{mc} wfm trust-issuer {{ca_file}} --data-dir {data}",
-                "revoke": f"{mc} wfm revoke {{client_id}} --data-dir {data}"}
+                "revoke": f"{mc} wfm revoke {{client_id}} --data-dir {data}",
+                "reject": f"{mc} wfm reject {{client_id}} --data-dir {data}",
+                "approve_pending": f"{mc} wfm approve --sha256 {{fingerprint}} --data-dir {data}",
+                "reject_pending": f"{mc} wfm reject --sha256 {{fingerprint}} --data-dir {data}"}
     operator = "" if data is None else "\n[wfm.operator]\n" + "".join(
         f'{name} = "{commands[name]}"\n' for name in hooks)
     path = tmp_path / "wfm.toml"
@@ -88,6 +93,7 @@ def test_a_wfm_described_by_a_sut_file_is_certified(standalone_wfm, tmp_path: Pa
     assert counts["failed"] == counts["broken"] == counts["not_tested"] == 0, counts
     # the operator hooks ran: the scenarios that need them were judged, not skipped
     assert run.requirement("SIG-13")["verdict"] == run.requirement("ONB-09")["verdict"] == "PASS"
+    assert run.requirement("ONB-10")["verdict"] == "PASS"  # a held request, decided through --sha256
     # the ephemeral port is an advisory (GEN-03 is SHOULD on the WFM side): not a failure, and not a PASS
     gen03 = run.requirement("GEN-03")
     assert (gen03["verdict"], gen03["axis"]) == ("ADVISORY", "advisory") and "port" in gen03["reason"]

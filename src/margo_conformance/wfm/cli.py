@@ -4,6 +4,7 @@
         [--trust auto|allow-list|manual] [--cert-form der|pem] [--tls-min 1.2|1.3] [--base-url URL]
     margo-conformance wfm list --data-dir DIR [--state pending] [--json]
     margo-conformance wfm approve|reject|revoke CLIENT_ID --data-dir DIR
+    margo-conformance wfm approve|reject --sha256 CERT_SHA256 --data-dir DIR   (a held onboarding request)
     margo-conformance wfm trust-issuer|preregister CERT.pem --data-dir DIR
 
 ``serve`` writes the root CA to DIR/ca.pem (deliver it to devices out of band) and the admin URL and token to
@@ -117,9 +118,16 @@ def list_clients(
         typer.echo(f"{r.client_id:<38} {r.state:<9} {fp}  {r.subject}")
 
 
-def _decide(data_dir: Path, client_id: str, decision: str) -> None:
+def _decide(data_dir: Path, client_id: str | None, decision: str, sha256: str | None = None) -> None:
     operator = _operator(data_dir)
     try:
+        if sha256:  # a held onboarding request: the device has no clientId yet, the operator knows its certificate
+            held = operator.store.client_for_certificate(sha256.strip().lower())
+            if held is None or held.state != "pending":
+                raise _fail(f"no onboarding request is held for the certificate sha256 {sha256}")
+            client_id = held.client_id
+        if not client_id:
+            raise _fail("name the client: CLIENT_ID, or --sha256 of a held request's certificate")
         record = operator.decide(client_id, decision)  # type: ignore[arg-type]
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
@@ -128,16 +136,22 @@ def _decide(data_dir: Path, client_id: str, decision: str) -> None:
     typer.echo(f"{record.client_id} {record.state}")
 
 
+_SHA256 = typer.Option(None, "--sha256", help="Decide the onboarding request held for this certificate "
+                       "(hex SHA-256 of its DER) instead of naming a CLIENT_ID.")
+
+
 @app.command()
-def approve(client_id: str, data_dir: Path = _DATA_DIR) -> None:
+def approve(client_id: Optional[str] = typer.Argument(None), data_dir: Path = _DATA_DIR,  # noqa: UP007
+            sha256: Optional[str] = _SHA256) -> None:  # noqa: UP007
     """Approve a pending (or re-enable a rejected or revoked) client."""
-    _decide(data_dir, client_id, "approve")
+    _decide(data_dir, client_id, "approve", sha256)
 
 
 @app.command()
-def reject(client_id: str, data_dir: Path = _DATA_DIR) -> None:
-    """Reject a client: its onboarding and requests get 403."""
-    _decide(data_dir, client_id, "reject")
+def reject(client_id: Optional[str] = typer.Argument(None), data_dir: Path = _DATA_DIR,  # noqa: UP007
+           sha256: Optional[str] = _SHA256) -> None:  # noqa: UP007
+    """Reject a client (or a held onboarding request): its onboarding and requests get 403."""
+    _decide(data_dir, client_id, "reject", sha256)
 
 
 @app.command()
