@@ -10,12 +10,12 @@ Feature: The device reports its capabilities
   @req:CAP-01 @req:CAP-04 @level:MUST
   Scenario: The device reports its capabilities with PUT after onboarding
     When the device runs until it has reported its capabilities
-    Then the device reported its capabilities with PUT on its clientId's capabilities path (CAP-04)
+    Then the device reported its capabilities with PUT on its clientId's capabilities path (CAP-04, CAP-01)
 
   @req:CAP-08 @req:CAP-09 @req:CAP-10 @req:CAP-14 @req:CAP-15 @req:CAP-17 @level:MUST
   Scenario: The manifest matches the DeviceCapabilitiesManifest schema
     When the device runs until it has reported its capabilities
-    Then every manifest matches the DeviceCapabilitiesManifest schema (CAP-08, CAP-14)
+    Then every manifest matches the DeviceCapabilitiesManifest schema (CAP-08, CAP-09, CAP-10, CAP-14, CAP-15, CAP-17)
 
   @req:CAP-20 @level:MUST @interpretation:Q-18
   Scenario: properties.id equals the path deviceId
@@ -25,7 +25,7 @@ Feature: The device reports its capabilities
   @req:CAP-11 @req:CAP-21 @level:MUST
   Scenario: A hosting device reports every hosting field with otelCollector true
     When the device runs until it has reported its capabilities
-    Then a hosting device's manifest has every hosting field and otelCollector true (CAP-11)
+    Then a hosting device's manifest has every hosting field and otelCollector true (CAP-11, CAP-21)
     And memory and storage use binary units without a space (CAP-16, advisory)
 
   @req:CAP-12 @req:CAP-13 @level:MUST

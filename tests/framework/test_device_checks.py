@@ -54,7 +54,9 @@ def flow(**put_kw: object) -> list[Obs]:
 def test_correct_flow_passes_every_signing_check() -> None:
     o = flow()
     assert checks.onboarding_signed_by_submitted_key(o[0]).passed
-    for verdict in (checks.every_request_signed(o), checks.required_components_covered(o, None),
+    assert checks.onboarding_signed(o[0]).passed
+    for verdict in (checks.every_request_signed(o), checks.required_components_covered(o),
+                    checks.component_names_lower_case(o),
                     checks.created_and_keyid(o, DEVICE.cert), checks.signature_verifies(o, DEVICE.cert),
                     checks.digest_matches_body(o), checks.body_requests_carry_headers(o),
                     checks.allowed_algorithm(o, DEVICE.cert)):
@@ -64,7 +66,7 @@ def test_correct_flow_passes_every_signing_check() -> None:
 @pytest.mark.parametrize(("fault", "check_name"), [
     ("digest-wrong", "digest_matches_body"),
     ("component-missing", "required_components_covered"),
-    ("uppercase-component", "required_components_covered"),
+    ("uppercase-component", "component_names_lower_case"),
     ("ecdsa-der", "ecdsa_raw_encoding"),
     ("wrong-key", "signature_verifies"),
     ("created-stale", "created_and_keyid"),
@@ -74,7 +76,9 @@ def test_correct_flow_passes_every_signing_check() -> None:
 def test_each_fault_fails_its_check(fault: str, check_name: str) -> None:
     o = flow(fault=fault)
     fn = getattr(checks, check_name)
-    verdict = fn(o) if check_name in ("digest_matches_body", "every_request_signed") else fn(o, DEVICE.cert)
+    one_arg = ("digest_matches_body", "every_request_signed", "required_components_covered",
+               "component_names_lower_case")
+    verdict = fn(o) if check_name in one_arg else fn(o, DEVICE.cert)
     assert not verdict.passed, verdict.message()
 
 
@@ -111,3 +115,43 @@ def test_client_id_and_order_checks() -> None:
         item.seq = seq
     assert not checks.onboarding_before_capabilities(early).passed
     assert content_digest(b"") == "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+
+
+def test_upper_case_component_names_still_cover_the_components() -> None:
+    """SIG-02 split: "Content-Digest" covers the digest (must axis passes); the case is Q-04's deviation."""
+    o = flow(fault="uppercase-component")
+    assert checks.required_components_covered(o).passed
+    lower = checks.component_names_lower_case(o)
+    assert not lower.passed and "Content-Digest" in str(lower.observed)
+    assert checks.component_names_lower_case.requirements == ("SIG-02",)  # type: ignore[attr-defined]
+
+
+def test_unsigned_onboarding_is_q03_and_a_bad_signature_is_must() -> None:
+    unsigned = signed(1, "POST", "/api/v1/onboarding", ONBOARD, route="onboarding", fault="unsigned")
+    verdict = checks.onboarding_signed(unsigned)
+    assert not verdict.passed and verdict.observed == "unsigned" and "Q-03" in verdict.interpretations
+    with pytest.raises(NotTested):
+        checks.onboarding_signed_by_submitted_key(unsigned)
+    forged = signed(1, "POST", "/api/v1/onboarding", ONBOARD, route="onboarding", fault="wrong-key")
+    assert checks.onboarding_signed(forged).passed
+    proof = checks.onboarding_signed_by_submitted_key(forged)
+    assert not proof.passed and proof.observed == ["signature-invalid"] and not proof.interpretations
+
+
+def _onboarding_with(cert) -> Obs:  # type: ignore[no-untyped-def]
+    body = json.dumps({"apiVersion": "onboarding.margo.org/v1alpha1", "kind": "OnboardingRequest",
+                       "certificate": cert.b64_der()}).encode()
+    return obs(1, "POST", "/api/v1/onboarding", body, route="onboarding")
+
+
+def test_ca_flag_is_advisory_on_a_ca_issued_leaf_and_info_when_self_signed() -> None:
+    flagged = checks.certificate_ca_flag(_onboarding_with(CA.issue_client_cert("leaf", defect="ca-true-leaf")))
+    assert not flagged.passed and flagged.advisory and flagged.observed == ["ca-flag-on-leaf"]
+    assert checks.certificate_ca_flag(_onboarding_with(DEVICE)).passed
+
+
+def test_capabilities_method_names_the_legacy_post() -> None:
+    legacy = [signed(2, "POST", "/api/v1/clients/c1/capabilities", CAPS, route="capabilities")]
+    verdict = checks.capabilities_written_with_put(legacy)
+    assert not verdict.passed and "POST /api/v1/clients/c1/capabilities" in str(verdict.observed)
+    assert checks.capabilities_written_with_put(flow()).passed

@@ -143,11 +143,7 @@ def _problems(role: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("role", [
-    "wfm",
-    pytest.param("device", marks=pytest.mark.xfail(strict=True, reason="issue 10 item 3: device features still "
-                                                   "carry @req tags no step binds (being fixed)")),
-])
+@pytest.mark.parametrize("role", ROLES)
 def test_every_requirement_tag_and_citation_is_bound_by_a_check(role: str) -> None:
     problems = _problems(role)
     assert not problems, f"{len(problems)} unbound requirement references:\n" + "\n".join(problems)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,17 @@ def _label(o: Any) -> str:
     return f"#{getattr(o, 'seq', '?')} {o.request.method} {o.request.target or o.request.url}"
 
 
+#: Any capabilities write, including the route of the 2025 drafts (POST .../capabilities without a deviceId),
+#: which the simulated WFM does not route: CAP-04 must still see it to name it.
+_CAPABILITIES_PATH = re.compile(r"/api/v1/clients/[^/?]+/capabilities(?:/[^?]*)?(?:\?.*)?$")
+
+
+def capability_attempts(observations: Iterable[Any]) -> list[Any]:
+    """Requests that try to write capabilities, on the current route or an older one."""
+    return [o for o in http(observations) if o.route == CAPABILITIES_ROUTE
+            or _CAPABILITIES_PATH.search((o.request.target or o.request.url or "").split("#")[0])]
+
+
 def _need(items: list[Any], what: str) -> list[Any]:
     if not items:
         raise NotTested(f"the device sent no {what} to judge")
@@ -51,6 +63,22 @@ def no_application_request(observations: list[Any], what: str) -> Verdict:
                       handshake_refusals=refusals[:5])
 
 
+@check("CERT-06")
+def root_ca_fetched(bootstrap_observations: list[Any]) -> Verdict:
+    fetched = [o for o in http(bootstrap_observations, CERTIFICATE_ROUTE) if o.status == 200]
+    return Verdict.of(bool(fetched), "root CA downloaded over the bootstrap channel", expected="GET certificate -> 200",
+                      observed=[o.summary() for o in bootstrap_observations] or "nothing")
+
+
+@check("CERT-07")
+def onboarded_over_downloaded_root(observations: list[Any]) -> Verdict:
+    """The simulated WFM's chain leads only to the root the device downloaded: reaching it proves the device
+    anchored its trust there."""
+    onboarded = http(observations, ONBOARDING_ROUTE)
+    return Verdict.of(bool(onboarded), "onboarding reached the WFM, whose chain leads only to the downloaded root",
+                      expected="an onboarding request", observed=[o.summary() for o in observations] or "nothing")
+
+
 # --- onboarding -------------------------------------------------------------------------------
 
 
@@ -60,6 +88,14 @@ def onboarding_request(observations: list[Any]) -> Any:
 
 def _body(o: Exchange) -> Any:
     return o.request.json()
+
+
+@check("ONB-01")
+def onboarding_posted(o: Exchange) -> Verdict:
+    path = (o.request.target or "").split("?")[0]
+    ok = o.request.method == "POST" and path.endswith("/api/v1/onboarding")
+    return Verdict.of(ok, "onboarding request method and path", expected="POST /api/v1/onboarding",
+                      observed=f"{o.request.method} {path}")
 
 
 @check("ONB-02")
@@ -119,6 +155,20 @@ def certificate_rfc5280(o: Exchange) -> Verdict:
                    findings=tuple(findings))
 
 
+@check("CERT-09")
+def certificate_ca_flag(o: Exchange) -> Verdict:
+    """Advisory (DIGEST 5.1): cA=TRUE on a CA-issued leaf could issue certificates of its own; on a self-signed
+    certificate (the openssl req -x509 default) it is reported as info and passes. Never a failure of the run."""
+    cert, _, error = submitted_certificate(o)
+    if cert is None:
+        raise NotTested(f"the submitted certificate does not decode ({error}); ONB-05 judges that")
+    flags = tuple(f for f in lint_rfc5280(cert, role="client") if f.code in ("ca-flag-on-leaf", "ca-flag-self-signed"))
+    on_leaf = any(f.code == "ca-flag-on-leaf" for f in flags)
+    return Verdict(passed=not on_leaf, what="basicConstraints of the submitted certificate",
+                   expected="no cA=TRUE on a CA-issued leaf", observed=[f.code for f in flags] or "no CA flag",
+                   findings=flags, advisory=True)
+
+
 @check("CERT-11")
 def certificate_key_allowed(o: Exchange) -> Verdict:
     cert, _, error = submitted_certificate(o)
@@ -138,8 +188,21 @@ def verify_with(o: Exchange, cert: Any) -> Verification:
                           policy=MARGO_POLICY, now=o.started_at)
 
 
+@check("ONB-06", interpretations=["Q-03"])
+def onboarding_signed(o: Exchange) -> Verdict:
+    """Interpretation (Q-03): the onboarding POST carries a signature at all. The text says it MUST be
+    authenticated, but the diagram (issue 135) shows signing start after onboarding; our reading is the MUST."""
+    present = [name for name in ("signature", "signature-input") if o.request.header(name)]
+    return Verdict.of(len(present) == 2, "onboarding request carries Signature and Signature-Input",
+                      expected=["signature", "signature-input"], observed=present or "unsigned")
+
+
 @check("ONB-06")
 def onboarding_signed_by_submitted_key(o: Exchange) -> Verdict:
+    """Must: a signature that is there verifies with the key of the certificate it submits (proof of
+    possession). An unsigned request is onboarding_signed's finding, not this one's."""
+    if not (o.request.header("signature") and o.request.header("signature-input")):
+        raise NotTested("the onboarding request is unsigned (judged on Q-03); there is no signature to verify")
     cert, _, error = submitted_certificate(o)
     if cert is None:
         cert = _lenient_certificate(o)
@@ -217,6 +280,32 @@ def no_capabilities_after_refusal(observations: list[Any]) -> Verdict:
                       expected="no capabilities request", observed=[_label(o) for o in caps] or "none")
 
 
+@check("ERR-04")
+def refused_request_not_repeated(observations: list[Any]) -> Verdict:
+    """A 400 says the request is wrong: sending the same bytes again cannot help (ERR-04 SHOULD)."""
+    tries = _need(http(observations, ONBOARDING_ROUTE), "onboarding request")
+    bodies = [o.request.body for o in tries]
+    repeats = len(bodies) - len(set(bodies))
+    return Verdict.of(repeats == 0, "identical onboarding requests after a 400", expected=0, observed=repeats,
+                      attempts=len(tries))
+
+
+def requests_under_base_url(observations: list[Any], prefix: str) -> Verdict:
+    """GEN-03/GEN-04 (bound by the step): every request hit an API route under the configured base URL."""
+    reached = [o.summary() for o in http(observations)]
+    legacy = {id(o) for o in capability_attempts(observations)}  # an old capabilities route is CAP-04's finding
+    outside = [o.summary() for o in http(observations) if o.route is None and id(o) not in legacy]
+    return Verdict.of(bool(reached) and not outside, f"requests under {prefix or '/'}api/v1 of the WFM base URL",
+                      expected="onboarding and capabilities on the API routes", observed=outside or reached)
+
+
+@check("GEN-02")
+def http11_only(observations: list[Any]) -> Verdict:
+    versions = sorted({o.request.http_version for o in http(observations)})
+    return Verdict.of(versions == ["HTTP/1.1"], "HTTP version of the device's requests", expected="HTTP/1.1",
+                      observed=versions or "no request")
+
+
 @check("GEN-06")
 def json_content_type(observations: list[Any]) -> Verdict:
     with_body = _need([o for o in http(observations) if o.request.body], "request with a body")
@@ -236,10 +325,13 @@ def signed_requests(observations: list[Any]) -> list[Any]:
 
 @check("SIG-01")
 def every_request_signed(observations: list[Any]) -> Verdict:
-    protected = _need([o for o in http(observations) if o.route != CERTIFICATE_ROUTE], "request to a protected route")
+    """Must: every request bound to a clientId is signed. Whether the onboarding POST is signed rests on Q-03
+    (issue 135's diagram shows signing start after it), so ``onboarding_signed`` judges it on that axis."""
+    protected = _need([o for o in http(observations) if o.route not in (CERTIFICATE_ROUTE, ONBOARDING_ROUTE)],
+                      "request after onboarding")
     unsigned = [_label(o) for o in protected
                 if not (o.request.header("signature") and o.request.header("signature-input"))]
-    return Verdict.of(not unsigned, "every request except the Certificate API carries Signature and Signature-Input",
+    return Verdict.of(not unsigned, "every request after onboarding carries Signature and Signature-Input",
                       expected="all signed", observed=unsigned or f"all {len(protected)} signed")
 
 
@@ -261,20 +353,29 @@ def _judge_each(observations: list[Any], cert: Any, codes: set[str], what: str, 
 
 
 @check("SIG-02")
-def required_components_covered(observations: list[Any], cert: Any) -> Verdict:
+def required_components_covered(observations: list[Any]) -> Verdict:
+    """Must: the three components are covered, whatever their letter case (the case is Q-04's question)."""
     requests = _need(signed_requests(observations), "signed request")
     bad = []
     for o in requests:
-        covered = _covered(o)
-        names = [c.lower() for c in covered]
+        names = [c.lower() for c in _covered(o)]
         missing = [c for c in ("@method", "@target-uri") if c not in names]
         if o.request.header("content-digest") is not None and "content-digest" not in names:
             missing.append("content-digest")
-        upper = [c for c in covered if c != c.lower()]
-        if missing or upper:
-            bad.append(f"{_label(o)}: missing {missing or 'none'}, not lower-case {upper or 'none'}")
-    return Verdict.of(not bad, 'covered components include "@method", "@target-uri" and "content-digest" (lower case)',
-                      expected="all three, lower case", observed=bad or f"all {len(requests)} requests")
+        if missing:
+            bad.append(f"{_label(o)}: missing {missing}")
+    return Verdict.of(not bad, 'covered components include "@method", "@target-uri" and "content-digest"',
+                      expected="all three (any letter case)", observed=bad or f"all {len(requests)} requests")
+
+
+@check("SIG-02", interpretations=["Q-04"])
+def component_names_lower_case(observations: list[Any]) -> Verdict:
+    """Interpretation (Q-04): RFC 9421 field names are lower case; the Margo text writes "Content-Digest"."""
+    requests = _need(signed_requests(observations), "signed request")
+    upper = [f"{_label(o)}: {[c for c in _covered(o) if c != c.lower()]}" for o in requests
+             if any(c != c.lower() for c in _covered(o))]
+    return Verdict.of(not upper, "covered component names are lower case", expected="lower case",
+                      observed=upper or f"all {len(requests)} requests")
 
 
 def _covered(o: Exchange) -> list[str]:
@@ -346,7 +447,9 @@ def body_requests_carry_headers(observations: list[Any]) -> Verdict:
                       "request with a body")
     bad = []
     for o in with_body:
-        absent = [h for h in ("content-digest", "signature-input", "signature") if o.request.header(h) is None]
+        # The onboarding POST's signature is Q-03's question (onboarding_signed); its digest is not.
+        wanted = ("content-digest",) if o.route == ONBOARDING_ROUTE else ("content-digest", "signature-input", "signature")
+        absent = [h for h in wanted if o.request.header(h) is None]
         if absent:
             bad.append(f"{_label(o)}: no {', '.join(absent)}")
     return Verdict.of(not bad, "requests with a body carry Content-Digest, Signature-Input and Signature",
@@ -379,6 +482,16 @@ def digest_matches_body(observations: list[Any]) -> Verdict:
 # --- capabilities ---------------------------------------------------------------------------------
 
 
+@check("CAP-04")
+def capabilities_written_with_put(observations: list[Any]) -> Verdict:
+    """CAP-04: PUT on .../capabilities/{deviceId}; a POST (the 2025 drafts) or a path without the deviceId is
+    named, so the vendor sees which route it used."""
+    attempts = _need(capability_attempts(observations), "capabilities report")
+    wrong = [_label(o) for o in attempts if o.request.method != "PUT" or o.route != CAPABILITIES_ROUTE]
+    return Verdict.of(not wrong, "capabilities written with PUT /api/v1/clients/{clientId}/capabilities/{deviceId}",
+                      expected="PUT on the deviceId path", observed=wrong or f"all {len(attempts)} with PUT")
+
+
 def capability_reports(observations: list[Any]) -> list[Any]:
     return _need([o for o in http(observations, CAPABILITIES_ROUTE) if o.request.method == "PUT"],
                  "capabilities report")
@@ -391,17 +504,52 @@ def _device_id(o: Exchange) -> str:
 
 
 @check("CAP-08")
-def manifest_schema(observations: list[Any]) -> Verdict:
+def manifest_schema(observations: list[Any], requirement: str | None = None) -> Verdict:
+    """The DeviceCapabilitiesManifest schema; with ``requirement``, only the errors that rule belongs to (the
+    step binds the ID), so one broken enum fails CAP-14 and not the five other rules the schema encodes."""
+    reports = _need(capability_reports(observations), "capabilities report")
     bad = []
-    for o in capability_reports(observations):
+    for o in reports:
         body = _body(o)
         errors = validate("device-capabilities-manifest", body) if body is not None else None
         if errors is None:
-            bad.append(f"{_label(o)}: not JSON")
-        elif errors:
+            if requirement in (None, "CAP-08"):
+                bad.append(f"{_label(o)}: not JSON")
+            continue
+        errors = [e for e in errors if requirement is None or schema_rule(e) == requirement]
+        if errors:
             bad.append(f"{_label(o)}: " + "; ".join(f"{e.pointer or '/'}: {e.message}" for e in errors[:5]))
-    return Verdict.of(not bad, "every manifest matches the DeviceCapabilitiesManifest schema",
-                      expected="no schema errors", observed=bad or "valid")
+    rule = f" ({requirement}'s rules)" if requirement else ""
+    return Verdict.of(not bad, f"every manifest matches the DeviceCapabilitiesManifest schema{rule}",
+                      expected="no schema errors", observed=bad or f"all {len(reports)} valid")
+
+
+_IDENTITY = ("id", "vendor", "modelNumber", "serialNumber")
+
+
+_HOSTING = ("/properties/supportedRuntimes", "/properties/supportedDeploymentTypes", "/properties/otelCollector")
+
+
+def schema_rule(error: Any) -> str:
+    """Which requirement a schema error breaks: extensions (CAP-17), enums (CAP-14), the root shape (CAP-08),
+    the deviceId syntax (CAP-10), the identity members (CAP-09), cpus entries (CAP-15), the hosting fields
+    (CAP-11); any other member type falls to CAP-14 ("exact values of the profile's schema")."""
+    pointer, member = error.pointer or "", error.member or ""
+    if pointer.startswith("/x-") or (pointer == "" and (member.startswith("x-") or "extensions" in error.schema_path)):
+        return "CAP-17"
+    if error.validator == "enum" and pointer != "/kind":
+        return "CAP-14"
+    if pointer in ("", "/apiVersion", "/kind"):
+        return "CAP-08"
+    if pointer == "/properties/id":
+        return "CAP-10"
+    if pointer == "/properties" or pointer in tuple(f"/properties/{m}" for m in _IDENTITY):
+        return "CAP-09"
+    if pointer.startswith("/properties/cpus"):
+        return "CAP-15"
+    if pointer.startswith(_HOSTING):
+        return "CAP-11"
+    return "CAP-14"
 
 
 @check("CAP-20", interpretations=["Q-18"])

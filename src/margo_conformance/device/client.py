@@ -379,8 +379,10 @@ class DeviceClient:
         signer = self._signer(onboarded=True)
         for device_id, manifest in manifests:
             what = f"capability report for {device_id}" + (f" ({why})" if why else "")
-            exchange = self._call(self._wire, what, "PUT", capabilities_path(client_id, device_id),
-                                  json_bytes(manifest), signer=signer)
+            method, path = "PUT", capabilities_path(client_id, device_id)
+            if self.behaviour.legacy_capabilities_post:  # defect: the route of the 2025 drafts
+                method, path = "POST", f"/api/v1/clients/{client_id}/capabilities"
+            exchange = self._call(self._wire, what, method, path, json_bytes(manifest), signer=signer)
             assert exchange.response is not None
             status = exchange.response.status
             if 200 <= status < 300:

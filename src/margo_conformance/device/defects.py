@@ -51,6 +51,7 @@ class Behaviour:
     report_before_onboarding: bool = False
     continue_after_refusal: bool = False
     # capabilities (CAP-*)
+    legacy_capabilities_post: bool = False
     architecture_override: str | None = None
     properties_id_suffix: str = ""
     children_before_gateway: bool = False
@@ -122,6 +123,9 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
     (Defect("report-before-onboarding", "device", "ONB-15",
             "reports capabilities before it onboards (then onboards and reports again)"),
      _set(report_before_onboarding=True)),
+    (Defect("capabilities-post-legacy", "device", "CAP-04",
+            "reports capabilities with the pre-2026 POST /api/v1/clients/{clientId}/capabilities (no deviceId)"),
+     _set(legacy_capabilities_post=True)),
     (Defect("manifest-invalid-enum", "device", "CAP-14",
             "reports cpus[].architecture \"x86_64\", which is not in the enum"),
      _set(architecture_override="x86_64")),
