@@ -552,7 +552,7 @@ def test_lint_severities_follow_the_digest(pki_ca: TestCA) -> None:
         d: {f.code: f.severity for f in lint_rfc5280(pki_ca.issue_client_cert("d", defect=d).cert)}
         for d in (CertDefect.CA_TRUE_LEAF, CertDefect.SELF_SIGNED, CertDefect.RSA_1024, CertDefect.NEGATIVE_SERIAL)
     }
-    assert severity[CertDefect.CA_TRUE_LEAF] == {"ca-true-leaf": "error"}
+    assert severity[CertDefect.CA_TRUE_LEAF] == {"ca-flag-on-leaf": "warning"}  # DIGEST 5.1: never an error
     assert severity[CertDefect.SELF_SIGNED] == {"self-signed-leaf": "warning"}
     assert severity[CertDefect.RSA_1024] == {"rsa-key-too-small": "warning"}  # DIGEST 5.1: warn below 2048
     assert severity[CertDefect.NEGATIVE_SERIAL] == {"serial-not-positive": "error"}
@@ -920,11 +920,37 @@ def test_decoder_recognises_keys_csrs_and_bundles(pki_ca: TestCA) -> None:
             assert excinfo.value.reason == reason, (reason, value[:60], excinfo.value)
 
 
-def test_lenient_bundle_takes_the_first_certificate(pki_ca: TestCA) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("wrap", ["pem", "base64-pem", "base64-der-concatenated"])
+def test_a_bundle_is_refused_in_both_modes(pki_ca: TestCA, strict: bool, wrap: str) -> None:
+    """Exactly one certificate means exactly one (issue 10): lenient mode forgives encodings, never a bundle."""
     first, second = pki_ca.issue_client_cert("a"), pki_ca.issue_client_cert("b")
-    decoded = decode_certificate(first.cert_pem() + second.cert_pem(), strict=False)
-    assert decoded.certificate == first.cert and decoded.form is CertEncoding.PEM
-    assert any("bundle" in n for n in decoded.notes)
+    bundle = first.cert_pem() + second.cert_pem()
+    value = {"pem": bundle.decode(),
+             "base64-pem": base64.b64encode(bundle).decode(),
+             "base64-der-concatenated": base64.b64encode(first.cert_der() + second.cert_der()).decode()}[wrap]
+    with pytest.raises(CertificateDecodeError) as excinfo:
+        decode_certificate(value, strict=strict)
+    assert excinfo.value.reason == "multiple-certificates"
+
+
+def _self_signed_ca_flag_cert() -> x509.Certificate:
+    """What `openssl req -x509` makes with its default configuration: self-signed, basicConstraints cA=TRUE."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dev")])
+    now = datetime.now(timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+            .not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
+def test_lint_reports_the_ca_flag_of_a_self_signed_certificate_as_info() -> None:
+    findings = {f.code: f.severity for f in lint_rfc5280(_self_signed_ca_flag_cert())}
+    assert findings["ca-flag-self-signed"] == "info"
+    assert "ca-flag-on-leaf" not in findings
+    assert not [code for code, severity in findings.items() if severity == "error"]
 
 
 def test_pem_with_explanatory_text(pki_ca: TestCA) -> None:

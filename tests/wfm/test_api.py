@@ -181,11 +181,17 @@ def test_onboarding_certificate_must_be_one_line_standard_base64(wfm, http, wfm_
 
 
 @pytest.mark.parametrize("defect", [CertDefect.EXPIRED, CertDefect.NOT_YET_VALID, CertDefect.NEGATIVE_SERIAL,
-                                    CertDefect.V1_WITH_EXTENSIONS, CertDefect.CA_TRUE_LEAF])
+                                    CertDefect.V1_WITH_EXTENSIONS])
 def test_onboarding_rfc5280_violations_are_400_certificate(wfm, http, wfm_ca, defect) -> None:
     """CERT-09, ONB-08, Q-16 (expired: 400)."""
     device = fresh(wfm, http, wfm_ca, defect=defect)
     assert verdict(device.onboard()) == (400, "certificate")
+
+
+def test_onboarding_accepts_a_ca_flag_on_a_leaf(wfm, http, wfm_ca) -> None:
+    """DIGEST 5.1: cA=TRUE on a client certificate is no RFC 5280 violation; a warning, never a refusal."""
+    device = fresh(wfm, http, wfm_ca, defect=CertDefect.CA_TRUE_LEAF)
+    assert verdict(device.onboard()) == (201, None)
 
 
 @pytest.mark.parametrize("fault", [Fault.DIGEST_MISSING, Fault.DIGEST_WRONG, Fault.DIGEST_MALFORMED,

@@ -39,7 +39,7 @@ _LINT_CODES: dict[CertDefect, str | None] = {
     CertDefect.EXPIRED: "expired",
     CertDefect.NOT_YET_VALID: "not-yet-valid",
     CertDefect.SELF_SIGNED: "self-signed-leaf",
-    CertDefect.CA_TRUE_LEAF: "ca-true-leaf",
+    CertDefect.CA_TRUE_LEAF: "ca-flag-on-leaf",
     CertDefect.WRONG_KEY_USAGE: "key-usage-missing-digital-signature",
     CertDefect.WRONG_EKU: None,  # depends on the role, see lint_code_for
     CertDefect.RSA_1024: "rsa-key-too-small",

@@ -163,7 +163,8 @@ def decode_certificate(data: str | bytes, *, strict: bool = True) -> DecodedCert
     strict (CERT-04): base64 must use the standard alphabet with padding and no whitespace; the decoded
     bytes are PEM when they start with ``-----BEGIN``, else DER. Raw PEM or DER (not base64) is recognised
     and reported as PEM/DER. Exactly one certificate. Lenient mode forgives whitespace, the URL-safe
-    alphabet, missing padding and PEM bundles (first certificate), and says so in ``notes``.
+    alphabet and missing padding, and says so in ``notes``; a bundle of several certificates is refused in both
+    modes (DIGEST 5.1: "a single leaf certificate only").
     """
     try:
         return _decode(data, strict)
@@ -304,12 +305,10 @@ def _from_pem(text: str, form: CertEncoding, notes: list[str], strict: bool) -> 
             raise CertificateDecodeError("csr-not-certificate", "the value is a certificate signing request (CSR)")
         raise CertificateDecodeError("not-a-certificate", f"PEM holds {', '.join(labels)}, not a CERTIFICATE")
     notes = list(notes)
-    if len(certs) > 1:
-        if strict:
-            raise CertificateDecodeError(
-                "multiple-certificates", f"PEM bundle with {len(certs)} certificates; exactly one is expected"
-            )
-        notes.append(f"PEM bundle with {len(certs)} certificates: the first was used")
+    if len(certs) > 1:  # never forgiven: a value that names two certificates does not say which one is meant
+        raise CertificateDecodeError(
+            "multiple-certificates", f"PEM bundle with {len(certs)} certificates; exactly one is expected"
+        )
     others = [label for label in labels if label != "CERTIFICATE"]
     if others:
         if strict:

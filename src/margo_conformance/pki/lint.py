@@ -1,18 +1,20 @@
 """RFC 5280 lint and a report-safe description of a certificate.
 
 CERT-09 says every client certificate MUST conform to RFC 5280; the simulated WFM lints what a device
-submits and the reports show what was seen. Severities follow DIGEST 5.1: RFC 5280 violations and a
-CA flag on a leaf are errors; what the spec leaves open (self-signed client certificates, EKU, RSA below
-2048 bits, Ed25519 as an extra) is a warning; the mere absence of optional extensions is info.
+submits and the reports show what was seen. Severities follow DIGEST 5.1: RFC 5280 violations are errors;
+what the spec leaves open (self-signed client certificates, EKU, RSA below 2048 bits, Ed25519 as an extra,
+cA=TRUE on a CA-issued leaf) is a warning; cA=TRUE on a self-signed certificate (what `openssl req -x509`
+makes with its default configuration) and the mere absence of optional extensions are info. A certificate
+as the world makes it is never an error.
 Both functions run on certificates a peer sent, so they never raise on a strange certificate.
 
 Codes: error ``not-v3``, ``serial-not-positive``, ``serial-too-long``, ``expired``, ``not-yet-valid``,
-``ca-true-leaf``, ``key-usage-missing-digital-signature``, ``key-cert-sign-without-ca``,
+``key-usage-missing-digital-signature``, ``key-cert-sign-without-ca``,
 ``key-type-not-allowed`` (not P-256/P-384/RSA/Ed25519), ``extensions-malformed``, ``field-unparseable``;
 role ``ca``: ``missing-basic-constraints``, ``ca-flag-not-set``, ``key-usage-missing-key-cert-sign``;
-warning ``eku-missing-client-auth`` / ``eku-missing-server-auth``, ``self-signed-leaf``,
+warning ``eku-missing-client-auth`` / ``eku-missing-server-auth``, ``self-signed-leaf``, ``ca-flag-on-leaf``,
 ``rsa-key-too-small``, ``key-type-not-allowed`` (Ed25519), ``san-missing`` (server),
-``basic-constraints-not-critical`` (ca); info ``key-usage-absent``, ``eku-absent``.
+``basic-constraints-not-critical`` (ca); info ``key-usage-absent``, ``eku-absent``, ``ca-flag-self-signed``.
 """
 
 from __future__ import annotations
@@ -93,7 +95,12 @@ class _Linter:
                 self.add("missing-basic-constraints", "a CA certificate must carry basicConstraints cA=TRUE")
             return
         if self.leaf and ext.value.ca:
-            self.add("ca-true-leaf", f"{self.role} certificate has basicConstraints cA=TRUE")
+            if _self_signed(self.cert):
+                self.add("ca-flag-self-signed", f"self-signed {self.role} certificate has basicConstraints cA=TRUE "
+                         "(the openssl req -x509 default; not an RFC 5280 violation)", "info")
+            else:
+                self.add("ca-flag-on-leaf", f"CA-issued {self.role} certificate has basicConstraints cA=TRUE: "
+                         "it could issue certificates of its own", "warning")
         if not self.leaf:
             if not ext.value.ca:
                 self.add("ca-flag-not-set", "CA certificate has basicConstraints cA=FALSE")
@@ -154,13 +161,8 @@ class _Linter:
             self.add("key-type-not-allowed", f"{describe_key(key)} is not P-256, P-384 or RSA", requirement="CERT-11")
 
     def check_self_signed(self) -> None:
-        if not self.leaf or self.cert.issuer != self.cert.subject:
-            return
-        try:
-            self.cert.verify_directly_issued_by(self.cert)
-        except (InvalidSignature, *_PARSE_ERRORS):
-            return
-        self.add("self-signed-leaf", f"{self.role} certificate is self-signed", "warning")
+        if self.leaf and _self_signed(self.cert):
+            self.add("self-signed-leaf", f"{self.role} certificate is self-signed", "warning")
 
     def check_san(self, extensions: x509.Extensions) -> None:
         if self.role != "server":
@@ -227,6 +229,17 @@ def describe_certificate(cert: x509.Certificate) -> dict[str, str]:
         "is_ca": _safe(lambda: "true" if _is_ca(cert.extensions) else "false"),
         "san": _safe(lambda: _san_text(cert)),
     }
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    """Issuer = subject and the certificate's own key verifies its signature."""
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, *_PARSE_ERRORS):
+        return False
+    return True
 
 
 def _is_ca(extensions: x509.Extensions) -> bool:
