@@ -13,7 +13,6 @@ Two sources, one shape:
 from __future__ import annotations
 
 import ssl
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +139,7 @@ def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
 
     config = WfmConfig(trust="manual", approval_timeout_s=BUILTIN_APPROVAL_HOLD_S,
                        defects=frozenset(sut.defects), observe=False)
-    data_dir = Path(tempfile.mkdtemp(prefix="margo-builtin-wfm-"))
-    server = WfmServer(config, data_dir=data_dir, hosts=("localhost",)).start()
+    server = WfmServer(config, hosts=("localhost",)).start()  # its own temporary data dir, removed on stop
     server.operator.trust_issuer(device_ca.cert)
     op = server.operator
 
