@@ -37,11 +37,11 @@ Feature: The device establishes trust in the WFM before it sends anything
     When the device runs
     Then the device sends no application request (TLS-04)
 
-  @req:TLS-02 @level:SHOULD @interpretation:Q-08
+  @req:TLS-02 @level:MUST @interpretation:Q-08
   Scenario: The device refuses a WFM that offers only TLS 1.2
     Given the WFM accepts only TLS 1.2
     When the device runs
-    Then the device sends no application request (TLS-02, advisory)
+    Then the device sends no application request over TLS 1.2 (TLS-02)
 
   @req:CERT-06 @req:CERT-07 @level:MUST @interpretation:Q-31
   Scenario: A device that downloads the root CA over a trusted bootstrap channel uses it from then on

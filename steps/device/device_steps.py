@@ -167,6 +167,12 @@ def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
           .bound_to(*req_ids))
 
 
+@then("the device sends no application request over TLS 1.2 (TLS-02)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    _require_attempt(scenario, scenario.observations)
+    judge(checks.tls12_refused(scenario.observations))
+
+
 @then("the device sends no application request to the WFM (CERT-06)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
     _require_attempt(scenario, scenario.bootstrap_observations + scenario.observations)

@@ -155,3 +155,10 @@ def test_capabilities_method_names_the_legacy_post() -> None:
     verdict = checks.capabilities_written_with_put(legacy)
     assert not verdict.passed and "POST /api/v1/clients/c1/capabilities" in str(verdict.observed)
     assert checks.capabilities_written_with_put(flow()).passed
+
+
+def test_talking_tls12_is_a_q08_deviation() -> None:
+    verdict = checks.tls12_refused(flow())
+    assert not verdict.passed and "Q-08" in verdict.interpretations
+    refused = Obs(request=CapturedRequest("", ""), kind="tls-failure", tls=TlsFacts(error="protocol version"))
+    assert checks.tls12_refused([refused]).passed

@@ -79,6 +79,13 @@ def onboarded_over_downloaded_root(observations: list[Any]) -> Verdict:
                       expected="an onboarding request", observed=[o.summary() for o in observations] or "nothing")
 
 
+@check("TLS-02", interpretations=["Q-08"])
+def tls12_refused(observations: list[Any]) -> Verdict:
+    """Interpretation (Q-08): the text says "TLS 1.3 or greater"; a device that still talks to a TLS 1.2-only
+    WFM deviates from our reading (a warning in a default run, a failure with --strict)."""
+    return no_application_request(observations, "HTTP requests to a WFM that offers only TLS 1.2")
+
+
 # --- onboarding -------------------------------------------------------------------------------
 
 
