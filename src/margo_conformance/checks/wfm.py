@@ -43,12 +43,6 @@ def status_is_success(exchange: Exchange) -> Verdict:
                       **({"problem_type": p} if (p := _problem_type(exchange)) else {}))
 
 
-def status_in(exchange: Exchange, allowed: tuple[int, ...]) -> Verdict:
-    observed = _status(exchange)
-    return Verdict.of(observed in allowed, f"status of {exchange.request.method} {_path(exchange)}",
-                      expected=" or ".join(map(str, allowed)), observed=observed)
-
-
 def _path(exchange: Exchange) -> str:
     return exchange.request.target or exchange.request.url
 
@@ -240,14 +234,6 @@ def problem_type_fits(exchange: Exchange) -> Verdict:
     return Verdict(passed=not problems, what="problem type is the Margo type for the status",
                    expected="a https://docs.margo.org/specification/problems/<name> type with this status",
                    observed=_problem_type(exchange), findings=tuple(findings))
-
-
-def request_carries_fault(exchange: Exchange, verification_codes: list[str], expected_code: str | None) -> Verdict:
-    """Harness self-check: the forged request really has the fault the scenario targets."""
-    ok = expected_code is None or expected_code in verification_codes
-    return Verdict.of(ok, "the forged request carries the intended fault", expected=expected_code,
-                      observed=verification_codes)
-
 
 
 # --- refusals (DIGEST 6.1 rule 1: "refused at all" and "refused with which code" are two checks) ----------
