@@ -29,7 +29,6 @@ def _checks(module: object) -> list[str]:
     return names
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 5 unfinished: 21 WFM and 14 device checks have no unit test yet")
 @pytest.mark.parametrize(("module", "test_file"), [(wfm, "test_wfm_checks.py"), (device, "test_device_checks.py")],
                          ids=["wfm", "device"])
 def test_every_check_has_a_unit_test(module: object, test_file: str) -> None:
