@@ -164,9 +164,19 @@ Feature: Every protected route refuses every faulty request
 """
 
 
+_LEVELS = ("MUST", "SHOULD", "MAY")
+
+
 def _tags(expect: Expect) -> str:
+    """@req per requirement, @level (the strongest catalog level for a WFM: Allure's severity), @interpretation."""
+    from .requirements import load_catalog
+
+    catalog = load_catalog()
+    levels = [catalog.get(r).level_for("wfm").level for r in expect.requirements]
+    level = min(levels, key=lambda lv: _LEVELS.index(lv) if lv in _LEVELS else 0)
     questions = dict.fromkeys(q for q in (expect.refusal_by, expect.question) if q)
-    return " ".join([f"@req:{r}" for r in expect.requirements] + [f"@interpretation:{q}" for q in questions])
+    return " ".join([f"@req:{r}" for r in expect.requirements] + [f"@level:{level}"]
+                    + [f"@interpretation:{q}" for q in questions])
 
 
 def _table(rows_: list[list[str]], indent: str) -> list[str]:

@@ -22,7 +22,7 @@ from .killmatrix import SuiteRun, run_suite
 
 #: (role, defect, the requirement it breaks, the scenario that must fail, a finding/evidence text)
 CASES = {
-    "wfm": ("digest-unchecked", "DIG-03", "A missing or wrong Content-Digest is refused", "digest-mismatch"),
+    "wfm": ("digest-unchecked", "DIG-03", "The capabilities PUT refuses digest-wrong", "digest-mismatch"),
     "device": ("digest-wrong", "DIG-01", "The Content-Digest is the SHA-256 of the exact body", "digest-mismatch"),
 }
 
