@@ -57,3 +57,14 @@ def run_suite(role: str, output: Path, *, defects: tuple[str, ...] = (), strict:
     summary_file = output / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     return SuiteRun(done.returncode, summary, output, done.stdout[-4000:] + done.stderr[-4000:])
+
+
+def assert_default_run_names_the_deviation(role: str, defect: Any, output: Path) -> None:
+    """The default-run half of a strict-only defect (the kill matrix runs the --strict half on the whole suite):
+    only the scenarios of its requirement, which is where a deviation could wrongly turn into a failure."""
+    tags = ("--tags", "req_" + defect.requirement.replace("-", "_"))
+    run = run_suite(role, output, defects=(defect.name,), extra=tags)
+    assert run.exit_code == 0, f"{defect.name} failed a default run:\n{run.log}"
+    row = run.requirement(defect.requirement)
+    assert row["verdict"] in ("DEVIATION", "ADVISORY"), f"{defect.name}: {defect.requirement} is {row['verdict']}"
+    assert run.failed_scenarios == [], defect.name

@@ -12,7 +12,7 @@ import pytest
 from margo_conformance.defects import defects_for
 from margo_conformance.requirements import load_catalog
 
-from .killmatrix import run_suite
+from .killmatrix import assert_default_run_names_the_deviation, run_suite
 
 WFM_DEFECTS = defects_for("wfm")
 
@@ -60,14 +60,7 @@ def test_every_scenario_tag_names_a_catalog_requirement(clean_run) -> None:
 @pytest.mark.parametrize("defect", [d for d in WFM_DEFECTS if d.name in STRICT_ONLY],
                          ids=[d.name for d in WFM_DEFECTS if d.name in STRICT_ONLY])
 def test_strict_only_defect_passes_a_default_run_with_the_deviation_named(defect, tmp_path: Path) -> None:
-    """The default-run half of a strict-only defect (the kill matrix runs the --strict half on the whole suite):
-    only the scenarios of its requirement, which is where a deviation could wrongly turn into a failure."""
-    tags = ("--tags", "req_" + defect.requirement.replace("-", "_"))
-    run = run_suite("wfm", tmp_path, defects=(defect.name,), extra=tags)
-    assert run.exit_code == 0, f"{defect.name} failed a default run:\n{run.log}"
-    row = run.requirement(defect.requirement)
-    assert row["verdict"] in ("DEVIATION", "ADVISORY"), f"{defect.name}: {defect.requirement} is {row['verdict']}"
-    assert run.failed_scenarios == [], defect.name
+    assert_default_run_names_the_deviation("wfm", defect, tmp_path)
 
 
 @pytest.mark.parametrize("defect", WFM_DEFECTS, ids=[d.name for d in WFM_DEFECTS])
