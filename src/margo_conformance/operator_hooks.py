@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .errors import HarnessError
-from .sut import OperatorHooks, redact_command
+from .sut import OperatorHooks, fill_command, redact_command
 from .verdict import NotTested
 
 ACTIONS = ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending")
@@ -47,7 +47,7 @@ class CommandOperator:
         if template is None:
             raise NotTested(f"needs the operator hook wfm.operator.{action}")
         values = {"client_id": client_id, "cert_file": cert_file, "fingerprint": fingerprint, "ca_file": ca_file}
-        argv = [word.format(**values) for word in shlex.split(template)]
+        argv = fill_command(template, values)
         shown = redact_command(shlex.join(argv))
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.hooks.timeout_s, check=False)

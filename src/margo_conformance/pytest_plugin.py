@@ -44,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--margo-output", default=None, help="directory for summary.json and friends")
     group.addoption("--margo-strict", action="store_true", help="SHOULD failures fail the scenario")
     group.addoption("--margo-profile", default=None, help="spec profile (default: the SUT file's)")
+    group.addoption("--margo-console", choices=("progress", "lines", "pytest"), default="pytest",
+                    help="progress: one live progress line; lines: one line per scenario with its requirement "
+                         "IDs and verdict; pytest: pytest's own output")
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -109,6 +112,18 @@ class RunState:
         #: Facts the fixtures learn while running (base URL, TLS version, ...): environment.properties.
         self.facts: dict[str, str] = {}
         self.summary: dict[str, Any] | None = None
+        self.console: str = config.getoption("--margo-console") or "pytest"
+        self.breaker = TransportBreaker(enabled=self.role == "wfm")
+        self.planned = 0  # scenarios selected to run
+        self.done = 0
+
+    def selection(self) -> dict[str, Any] | None:
+        keyword = self.config.getoption("keyword", default="") or ""
+        tags = self.config.getoption("markexpr", default="") or ""
+        if not keyword and not tags:
+            return None
+        return {"keyword": keyword, "tags": tags}
+
 
     @property
     def scenarios(self) -> dict[str, ScenarioRecord]:
@@ -120,6 +135,34 @@ class RunState:
             return self.catalog.get(req_id).level_for(self.role)
         except KeyError:
             return "MUST"
+
+
+class TransportBreaker:
+    """After ``LIMIT`` scenarios in a row broke because the WFM did not answer (refused, reset, timed out),
+    the rest are marked broken at once instead of each waiting out its own timeout (issue 11)."""
+
+    LIMIT = 3
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.in_a_row = 0
+        self.last = ""
+        self.tripped = False
+
+    def saw(self, outcome: str, cause: str | None, message: str) -> None:
+        """Count one finished scenario: a SUT that did not answer adds one, a judged scenario resets the count."""
+        if not self.enabled or self.tripped or outcome == "not_tested":
+            return
+        if cause == "unreachable":
+            self.in_a_row += 1
+            self.last = message[:200]
+            self.tripped = self.in_a_row >= self.LIMIT
+        else:
+            self.in_a_row = 0
+
+    def reason(self) -> str:
+        return (f"not run: the WFM stopped answering ({self.LIMIT} scenarios in a row failed to reach it; "
+                f"last: {self.last})")
 
 
 def run_state(config: pytest.Config) -> RunState:
@@ -142,6 +185,70 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"level_{level}: scenarios of level {level}")
     for n in range(1, 100):
         config.addinivalue_line("markers", f"q_Q_{n:02d}: scenarios resting on interpretation Q-{n:02d}")
+    _stop_on_sigterm(state)
+
+
+def _stop_on_sigterm(state: RunState) -> None:
+    """SIGTERM (what a CI timeout sends) stops the run like Ctrl-C: the fixtures stop the launched device's
+    process group, and the summaries of what ran are still written."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        state.record.interrupted = state.record.interrupted or signal.Signals(signum).name
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Remember what a -k / --tags selection left out: its requirements read "deselected", not "no scenario"."""
+    if not items or _RUN_KEY not in items[0].config.stash:
+        return
+    state = run_state(items[0].config)
+    for item in items:
+        state.record.deselected.extend(r for r in _marks(item, "requirement") if r not in state.record.deselected)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _RUN_KEY not in session.config.stash:
+        return
+    state = run_state(session.config)
+    state.planned = len(session.items)
+    state.record.selection = state.selection()
+    if state.console != "pytest":
+        from .report.console import run_header
+
+        session.config.get_terminal_writer().line(run_header(state.record, state.planned))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """Our console writes its own lines (progress, or one per scenario); pytest's dots and words are silenced."""
+    if _RUN_KEY not in config.stash or run_state(config).console == "pytest":
+        return None
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        category = "passed" if report.passed else ("skipped" if report.skipped else
+                                                     ("failed" if report.when == "call" else "error"))
+        return category, "", ""
+    return "", "", ""
+
+
+
+
+def announce(config: pytest.Config, text: str) -> None:
+    """Talk to the person at the terminal now, past pytest's output capture (manual device mode)."""
+    import sys
+
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        print(text, file=sys.stderr, flush=True)
+        return
+    with capture.global_and_fixture_disabled():
+        print(text, file=sys.stderr, flush=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -155,14 +262,66 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
-    """Allure's grouping: epic = role, feature = feature file, story = scenario (after allure opened the test)."""
+    """Allure after allure opened the test: the title starts with the requirement IDs; the "by requirement"
+    view is epic = requirement family, feature = feature file, story = requirement; each requirement links to
+    its catalog entry and to its source in the spec."""
     if _RUN_KEY not in request.config.stash:
         return
     import allure
 
-    allure.dynamic.epic(f"{run_state(request.config).role.upper()} conformance")
+    from .report.allure_helpers import family_of, start_scenario
+
+    start_scenario()
+    state = run_state(request.config)
+    record = _new_record(request.node)
+    allure.dynamic.title(f"{' '.join(record.requirements)} {record.name}".strip())
     allure.dynamic.feature(feature.name)
-    allure.dynamic.story(scenario.name)
+    for family in dict.fromkeys(family_of(r) for r in record.requirements):
+        allure.dynamic.epic(family)
+    for req_id in record.requirements:
+        allure.dynamic.story(req_id)
+        for source in _sources(state, req_id):
+            allure.dynamic.link(spec_link(source), name=f"{req_id} spec: {source}")
+
+
+#: Where a catalog source ("file@commit") can be read: the spec repository, searched for the file.
+SPEC_REPOSITORY = "margo/specification"
+
+
+def spec_link(source: str) -> str:
+    from urllib.parse import quote
+
+    file, _, _commit = source.partition("@")
+    return f"https://github.com/search?type=code&q={quote(f'repo:{SPEC_REPOSITORY} path:{file}')}"
+
+
+def _sources(state: RunState, req_id: str) -> tuple[str, ...]:
+    try:
+        req = state.catalog.get(req_id)
+    except KeyError:
+        return ()
+    return tuple(req.sources or (req.source,))[:2]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: dict[str, Any], exception: BaseException) -> None:
+    """A failed requirement is a verdict, not a crash: the report's failing step shows the expected/observed
+    block and the judged exchange, without a traceback of the harness (``--debug`` keeps it)."""
+    if _RUN_KEY in request.config.stash and isinstance(exception, RequirementFailed) \
+            and run_state(request.config).console != "pytest":
+        exception.with_traceback(None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_step_call(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                                step_func: Any, step_func_args: dict[str, Any]) -> None:
+    """Step parameters in Allure: only the values the Gherkin text gave (short), never fixture reprs."""
+    if _RUN_KEY not in request.config.stash:
+        return
+    from .report.allure_helpers import keep_readable_step_parameters
+
+    keep_readable_step_parameters(request.config, step, step_func_args)
 
 
 # --- per-scenario judging -------------------------------------------------------------------
@@ -187,8 +346,11 @@ def judge(request: pytest.FixtureRequest) -> Judge:
     return j
 
 
-def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[Outcome, Cause | None, str]:
-    """(outcome, cause, message) of one pytest phase, from the exception type alone (never its text)."""
+def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None, role: str = "wfm") -> tuple[Outcome, Cause | None, str]:
+    """(outcome, cause, message) of one pytest phase, from the exception type alone (never its text).
+
+    A WFM that accepts no connection or gives no answer in time is "unreachable"; on the device side a
+    timeout is what the device under test did (it never sent the request), so it is plain "broken"."""
     if excinfo is None:
         return "passed", None, ""
     exc = excinfo.value
@@ -196,7 +358,7 @@ def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[Outc
         return "not_tested", "not_tested", str(getattr(exc, "msg", exc))
     if isinstance(exc, RequirementFailed):
         return "failed", "failed", str(exc)
-    if isinstance(exc, SutUnreachable):
+    if isinstance(exc, SutUnreachable) or (role == "wfm" and isinstance(exc, SutTimeout)):
         return "broken", "unreachable", f"{type(exc).__name__}: {exc}"
     if isinstance(exc, (SutTimeout, HarnessError)):
         return "broken", "broken", f"{type(exc).__name__}: {exc}"
@@ -206,6 +368,12 @@ def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[Outc
     return "broken", "broken", f"{type(exc).__name__}: {exc}"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _RUN_KEY in item.config.stash and run_state(item.config).breaker.tripped:
+        raise SutUnreachable(run_state(item.config).breaker.reason())
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
@@ -213,7 +381,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     state = run_state(item.config)
     record = state.scenarios.setdefault(item.nodeid, _new_record(item))
-    outcome, cause, message = _classify(call.excinfo)
+    outcome, cause, message = _classify(call.excinfo, state.role)
     if call.when == "setup" and call.excinfo is not None:
         record.finish(outcome, cause, message)
     elif call.when == "call":
@@ -223,12 +391,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif call.when == "teardown":
         if record.outcome is None:
             record.outcome = "passed"
+        state.breaker.saw(record.outcome, record.cause, record.message)
         if call.excinfo is not None and record.outcome == "passed":
             record.finish("broken", "broken", f"teardown: {message}")
         judge_obj = item.stash.get(_JUDGE_KEY, None)
         if judge_obj is not None:
             record.verdicts = [r.to_dict() for r in judge_obj.recorded]
+        state.done += 1
+        _console_after(item.config, state, record)
     return report
+
+
+def _console_after(config: pytest.Config, state: RunState, record: ScenarioRecord) -> None:
+    """After each scenario: its own line (-v), or the progress line."""
+    if state.console == "pytest":
+        return
+    from .report.console import progress_line, scenario_line
+
+    writer = config.get_terminal_writer()
+    if state.console == "lines":
+        writer.line(scenario_line(record.to_dict(), state.done, state.planned))
+        return
+    counts = {o: sum(1 for r in state.scenarios.values() if r.outcome == o) for o in ("failed", "broken")}
+    line = progress_line(state.done, state.planned, counts, record.name)
+    if writer.hasmarkup:  # a terminal: one line, rewritten in place
+        writer.write("\r" + line[: writer.fullwidth - 1].ljust(writer.fullwidth - 1), flush=True)
+        if state.done >= state.planned:
+            writer.line()
+    elif state.done == state.planned or state.done % max(1, state.planned // 10) == 0:
+        writer.line(line)
 
 
 def _scenario_template(item: pytest.Item) -> Any:
@@ -276,6 +467,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = run_state(session.config)
     from .report.summary import build_summary, write_outputs
 
+    if exitstatus == pytest.ExitCode.INTERRUPTED and not state.record.interrupted:
+        state.record.interrupted = "SIGINT"
+    if state.breaker.tripped:
+        state.record.aborted = state.breaker.reason().replace("not run: ", "stopped early: ")
+
     state.record.sut.facts = {**state.sut.describe(), **state.facts}
     summary = build_summary(state.record, state.catalog)
     state.summary = summary
@@ -284,15 +480,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Put the requirement IDs into the JUnit test names (CI dashboards show names, not properties)."""
+    """junit.xml from the run record: broken is <error>, NOT TESTED <skipped>, names start with requirement IDs."""
     if _RUN_KEY not in config.stash:
         return
     xml_path = getattr(config.option, "xmlpath", None)
     if not xml_path:
         return
-    from .report.junit import add_requirements_to_junit
+    from .report.junit import rewrite_junit
 
-    add_requirements_to_junit(Path(xml_path), {k: v.to_dict() for k, v in run_state(config).scenarios.items()})
+    rewrite_junit(Path(xml_path), {k: v.to_dict() for k, v in run_state(config).scenarios.items()})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

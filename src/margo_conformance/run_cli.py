@@ -21,9 +21,17 @@ def app(
                                        "e.g. 'req_SIG_11 or level_MUST')"),
     output: Optional[Path] = typer.Option(None, "--output", help="output directory (default reports/<time>-<role>/)"),
     strict: bool = typer.Option(False, "--strict", help="SHOULD failures fail the run"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="one line per scenario"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="one line per scenario (requirement IDs, verdict, "
+                                 "why), and short tracebacks of scenarios that broke"),
+    debug: bool = typer.Option(False, "--debug", help="pytest's own output with full tracebacks (harness debugging)"),
 ) -> None:
-    """Certify a SUT: run the role's Gherkin suite, write summary.json, junit.xml and allure-results/."""
+    """Certify a SUT: run the role's Gherkin suite, write summary.md, summary.json, junit.xml and allure-results/.
+
+    Exit codes: 0 every MUST the run judged passed (PASS; PASS WITH GAPS when MUST rows went untested;
+    PARTIAL for a -k/--tags selection) · 1 a MUST failed, a scenario could not be judged, or the run was
+    interrupted · 2 usage or configuration error, or nothing matched the selection · 3 the SUT cannot be
+    reached or used (pre-flight), or it stopped answering during the run.
+    """
     code = run(RunOptions(role=role, sut=sut, profile=profile, defects=list(defect), keyword=keyword,
-                          tags=tags, output=output, strict=strict, verbose=verbose))
+                          tags=tags, output=output, strict=strict, verbose=verbose, debug=debug))
     raise typer.Exit(code)

@@ -63,6 +63,14 @@ class RunRecord:
     started_at: float
     output: str | None = None
     scenarios: dict[str, ScenarioRecord] = field(default_factory=dict)
+    #: The -k / --tags selection of a partial run ({"keyword": ..., "tags": ...}); None: the whole suite.
+    selection: dict[str, str] | None = None
+    #: Requirements of scenarios the selection left out.
+    deselected: list[str] = field(default_factory=list)
+    #: The signal that stopped the run early ("SIGTERM", "SIGINT"), if any.
+    interrupted: str | None = None
+    #: Why the remaining scenarios were not run (the WFM stopped answering), if they were not.
+    aborted: str | None = None
 
     @property
     def role(self) -> str:

@@ -10,15 +10,18 @@ pytest arguments and turns the written ``summary.json`` into the exit code of DE
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from types import FrameType
 
+from . import preflight
 from .defects import defects_for
 from .errors import ConfigError
 from .resources import PROJECT_ROOT, STEPS_DIR
@@ -38,6 +41,8 @@ class RunOptions:
     output: Path | None = None
     strict: bool = False
     verbose: bool = False
+    #: pytest's own output and full tracebacks (for debugging the harness, not for reading a verdict).
+    debug: bool = False
     extra_pytest_args: list[str] = field(default_factory=list)
 
 
@@ -62,20 +67,20 @@ def resolve_sut(opts: RunOptions) -> SutConfig:
             raise ConfigError(f"--role {opts.role} but the SUT file says sut.role = {sut.role!r}")
     if opts.profile and opts.profile != sut.profile and not sut.builtin:
         raise ConfigError(f"--profile {opts.profile} but the SUT file says sut.profile = {sut.profile!r}")
+    if opts.tags:
+        check_tag_expression(opts.tags)
     return sut
 
 
-def probe_wfm(base_url: str, timeout_s: float) -> str | None:
-    """None when something accepts TCP connections at the WFM's address, else one line saying why not."""
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "", parts.port or 443
+def check_tag_expression(expression: str) -> None:
+    """A malformed --tags expression is a usage error (exit 2), found before anything starts."""
+    from _pytest.mark.expression import Expression  # pytest's own parser of -m, so we judge exactly as it will
+
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return None
-    except TimeoutError:
-        return f"SUT unreachable: no answer from {host}:{port} within {timeout_s:g} s"
-    except OSError as exc:
-        return f"SUT unreachable: cannot connect to {host}:{port} ({exc.strerror or exc})"
+        Expression.compile(expression)
+    except SyntaxError as exc:
+        raise ConfigError(f"--tags: not a valid selection expression: {expression!r} ({exc.msg}, column "
+                          f"{exc.offset}); e.g. 'req_SIG_11 or level_MUST'") from None
 
 
 def default_output(role: str) -> Path:
@@ -96,6 +101,7 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         "--alluredir", str(output / "allure-results"),
         "--junitxml", str(output / "junit.xml"),
         "-o", "junit_suite_name=margo-conformance-" + opts.role,
+        "--margo-console", "pytest" if opts.debug else ("lines" if opts.verbose else "progress"),
     ]
     for defect in opts.defects:
         args += ["--margo-defect", defect]
@@ -107,7 +113,12 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         args += ["-k", opts.keyword]
     if opts.tags:
         args += ["-m", opts.tags]
-    args.append("-v" if opts.verbose else "-q")
+    if opts.debug:
+        args += ["-v", "--tb=long", "-rfE"]
+    else:
+        # A person reads our lines and the summary block; harness tracebacks only with -v (short) or --debug.
+        args += ["-q", "--no-header", "-rN", "--disable-warnings", "--show-capture=no",
+                 "--tb=short" if opts.verbose else "--tb=no"]
     return args + opts.extra_pytest_args
 
 
@@ -117,11 +128,11 @@ def run(opts: RunOptions) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if sut.role == "wfm" and sut.wfm is not None:
-        problem = probe_wfm(sut.wfm.base_url, min(sut.wfm.request_timeout_s, 10.0))
-        if problem:
-            print(problem, file=sys.stderr)
-            return EXIT_UNREACHABLE
+    problem = preflight.check(sut)
+    if problem is not None:
+        print(problem.message if problem.exit_code == EXIT_UNREACHABLE else f"error: {problem.message}",
+              file=sys.stderr)
+        return problem.exit_code
     output = (opts.output or default_output(opts.role)).resolve()
     output.mkdir(parents=True, exist_ok=True)
     summary_file = output / "summary.json"
@@ -131,13 +142,62 @@ def run(opts: RunOptions) -> int:
     for stale_file in ("summary.json", "summary.md", "junit.xml", "requirements.html", "allurerc.json"):
         (output / stale_file).unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", *pytest_args(opts, output)]
-    completed = subprocess.run(cmd, cwd=PROJECT_ROOT, check=False)
-    if completed.returncode == 5 or not summary_file.exists():
-        if completed.returncode == 5:
-            print("error: no scenario matched the selection (-k / --tags)", file=sys.stderr)
-        else:
-            print(f"error: the run stopped before writing {summary_file} (pytest exit {completed.returncode})",
-                  file=sys.stderr)
+    # Everything a run puts in the temp folder (CAs, device state dirs, the builtin WFM's data) lives in one
+    # directory of its own, removed at the end whatever happened.
+    run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
+    try:
+        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp)})
+    finally:
+        shutil.rmtree(run_tmp, ignore_errors=True)
+    if returncode == 4:
+        print("error: pytest refused the options (see above)", file=sys.stderr)
         return EXIT_USAGE
+    if returncode == 3:  # pytest's INTERNALERROR: our bug, never a verdict
+        print("error: the harness failed internally (see the INTERNALERROR above); please report it", file=sys.stderr)
+        return EXIT_FAIL
+    if not summary_file.exists():
+        print(f"error: the run stopped before writing {summary_file} (pytest exit {returncode})", file=sys.stderr)
+        return EXIT_FAIL
     summary = json.loads(summary_file.read_text())
+    if returncode == 5 or summary["result"]["verdict"] == "NO SCENARIOS":
+        print("error: no scenario matched the selection (-k / --tags)", file=sys.stderr)
+        return EXIT_USAGE
     return int(summary["result"]["exit_code"])
+
+
+#: After a forwarded stop signal, how long the suite gets to stop the device and write its summaries.
+STOP_GRACE_S = 30.0
+
+
+def _run_pytest(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the suite in its own process group, so that Ctrl-C reaches it once, through us: SIGINT and SIGTERM
+    are forwarded (the plugin turns SIGTERM into an orderly stop that still writes the summaries); a second
+    signal, or a suite that does not stop within STOP_GRACE_S, ends it hard."""
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, start_new_session=True)
+    received: list[float] = []  # when each stop signal arrived
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(time.monotonic())
+        _signal(proc, signal.SIGKILL if len(received) > 1 else signal.Signals(signum))
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if received and time.monotonic() - received[0] > STOP_GRACE_S:
+                    _signal(proc, signal.SIGKILL)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+    except ProcessLookupError:
+        pass

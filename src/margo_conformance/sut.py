@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import shlex
 import string
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +53,39 @@ from .errors import ConfigError
 KNOWN_PROFILES = ("httpsig-2026h1",)
 ROLES = ("wfm", "device")
 
+#: A word of its own in a command: this harness's own command line (the Python running it, ``-m
+#: margo_conformance``), so SUT files that drive the reference implementations work without PATH.
+HARNESS_PLACEHOLDER = "{harness}"
 #: Placeholders an operator hook may use, and those a device launch command may use.
-OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_file"})
+OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_file", "harness"})
 LAUNCH_PLACEHOLDERS = frozenset(
-    {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port"}
+    {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port", "harness"}
 )
+
+
+def harness_command() -> list[str]:
+    """What ``{harness}`` stands for: the harness run by the interpreter running it now."""
+    return [sys.executable, "-m", "margo_conformance"]
+
+
+def command_words(template: str) -> list[str]:
+    """A launch or hook command split into words like a POSIX shell would (quotes group, nothing else of a
+    shell applies: no pipes, no variables, no globbing), with ``{harness}`` expanded."""
+    words: list[str] = []
+    for word in shlex.split(template):
+        words.extend(harness_command() if word == HARNESS_PLACEHOLDER else [word])
+    return words
+
+
+def fill_command(template: str, values: dict[str, str]) -> list[str]:
+    """``command_words`` with the placeholders filled in, word by word (a value with spaces stays one word)."""
+    argv: list[str] = []
+    for word in shlex.split(template):
+        if word == HARNESS_PLACEHOLDER:
+            argv.extend(harness_command())
+        else:
+            argv.append(word.format(**values))
+    return argv
 
 
 @dataclass(frozen=True)
@@ -221,9 +250,13 @@ def _check_placeholders(key: str, template: str, allowed: frozenset[str]) -> Non
             f"allowed: {', '.join('{' + a + '}' for a in sorted(allowed))}"
         )
     try:
-        shlex.split(template)
+        words = shlex.split(template)
     except ValueError as exc:
         raise ConfigError(f"{key}: cannot be split into words ({exc})") from None
+    if not words:
+        raise ConfigError(f"{key}: empty command")
+    if any(HARNESS_PLACEHOLDER in w and w != HARNESS_PLACEHOLDER for w in words):
+        raise ConfigError(f"{key}: {HARNESS_PLACEHOLDER} must be a word of its own (it stands for several words)")
 
 
 def _positive(key: str, value: float) -> float:

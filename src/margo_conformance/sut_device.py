@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import ConfigError, HarnessError
 from .evidence import redact
-from .sut import DeviceTarget, SutConfig, redact_command
+from .sut import DeviceTarget, SutConfig, command_words, redact_command
 
 #: How long a device gets after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0
@@ -110,7 +110,7 @@ class DeviceUnderTest:
             return self.builtin_argv.get(variant)
         text = {"out-of-band": self.target.launch, "bootstrap": self.target.launch_bootstrap,
                 "gateway": self.target.launch_gateway}[variant]
-        return shlex.split(text) if text else None
+        return command_words(text) if text else None
 
     def new_state_dir(self) -> Path:
         return Path(tempfile.mkdtemp(prefix="state-", dir=self.work_dir))

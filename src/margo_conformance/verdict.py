@@ -51,6 +51,9 @@ class Verdict:
     #: text (DIGEST 6.1 "advisory"), e.g. "the root CA is self-signed", "cA=TRUE on a CA-issued client leaf":
     #: its failure never goes above the advisory axis, whatever the requirement's level.
     advisory: bool = False
+    #: What the check judged (an ``evidence.Exchange``, or a list of them), for the report's failing step; never
+    #: serialised into summary.json (the report attaches it as text, redacted).
+    evidence: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, advisory: bool = False,
@@ -104,12 +107,38 @@ def check(*requirement_ids: str, interpretations: Iterable[str] = ()) -> Callabl
     def decorate(fn: Callable[P, Verdict]) -> Callable[P, Verdict]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-            return fn(*args, **kwargs).bound_to(*requirement_ids, interpretations=qs)
+            verdict = fn(*args, **kwargs).bound_to(*requirement_ids, interpretations=qs)
+            if verdict.evidence is None:
+                verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
+            return verdict
 
         wrapper.requirements = requirement_ids  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def _judged_evidence(arguments: list[Any]) -> Any:
+    """The first argument of a check that is an exchange (has ``to_text``), or a list of them."""
+    for arg in arguments:
+        if callable(getattr(arg, "to_text", None)):
+            return arg
+        if isinstance(arg, (list, tuple)) and arg and all(callable(getattr(a, "to_text", None)) for a in arg):
+            return list(arg)
+    return None
+
+
+def judges(fn: Callable[P, Verdict]) -> Callable[P, Verdict]:
+    """Keep what a check judged (its exchange argument) on the verdict, for the report's failing step."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Verdict:
+        verdict = fn(*args, **kwargs)
+        if verdict.evidence is None:
+            verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
+        return verdict
+
+    return wrapper
 
 
 class RequirementFailed(AssertionError):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from margo_conformance.pytest_plugin import RunState
+from margo_conformance.pytest_plugin import RunState, announce
 from margo_conformance.sut_device import DeviceUnderTest, open_device_under_test
 
 from .context import DeviceScenario
@@ -25,8 +25,9 @@ def simulated_wfm(run: RunState) -> Iterator[SimulatedWfm]:
 
 
 @pytest.fixture(scope="session")
-def device_under_test(run: RunState) -> Iterator[DeviceUnderTest]:
+def device_under_test(run: RunState, request: pytest.FixtureRequest) -> Iterator[DeviceUnderTest]:
     device = open_device_under_test(run.sut)
+    device.announce = lambda text: announce(request.config, text)  # manual mode: shown before it waits
     try:
         yield device
     finally:

@@ -42,7 +42,7 @@ class WfmScenario:
 
     def record_probe(self, probe: TlsProbeResult, name: str) -> TlsProbeResult:
         self.probe = probe
-        attach_json(probe.describe(), name)
+        attach_json(probe.describe(), name, evidence=True)
         return probe
 
     @property

@@ -20,7 +20,7 @@ from ..findings import Finding
 from ..httpsig import MARGO_ALGORITHMS, MARGO_POLICY, Verification, parse_content_digest, verify_request
 from ..pki import CertificateDecodeError, KeyType, decode_certificate, key_type_of, lint_rfc5280
 from ..schemas import semantic_findings, validate
-from ..verdict import NotTested, Verdict, check
+from ..verdict import NotTested, Verdict, check, judges
 
 CERTIFICATE_ROUTE, ONBOARDING_ROUTE, CAPABILITIES_ROUTE = "certificate", "onboarding", "capabilities"
 ALLOWED_KEYS = {KeyType.P256, KeyType.P384, KeyType.RSA2048, KeyType.RSA3072, KeyType.RSA1024}
@@ -54,6 +54,7 @@ def _need(items: list[Any], what: str) -> list[Any]:
 # --- trust ------------------------------------------------------------------------------------
 
 
+@judges
 def no_application_request(observations: list[Any], what: str) -> Verdict:
     """TLS-03/TLS-04: a device that must refuse the server sends no HTTP request at all."""
     requests = http(observations)
@@ -297,6 +298,7 @@ def refused_request_not_repeated(observations: list[Any]) -> Verdict:
                       attempts=len(tries))
 
 
+@judges
 def requests_under_base_url(observations: list[Any], prefix: str) -> Verdict:
     """GEN-03/GEN-04 (bound by the step): every request hit an API route under the configured base URL."""
     reached = [o.summary() for o in http(observations)]
@@ -641,6 +643,7 @@ def gateway_identity_only(observations: list[Any]) -> Verdict:
                       expected="id, vendor, modelNumber, serialNumber", observed=bad or "identity only")
 
 
+@judges
 def retry_waited(observations: list[Any], retry_after_s: float) -> Verdict:
     """After a 503 with Retry-After, the next request of the same route comes no sooner (ERR-04)."""
     reports = http(observations, CAPABILITIES_ROUTE)

@@ -17,7 +17,7 @@ from ..evidence import Exchange
 from ..pki import CertificateDecodeError, decode_certificate
 from ..schemas import error_body_family, problem_type_findings, validate
 from ..tlsprobe import TlsProbeResult
-from ..verdict import Verdict, check
+from ..verdict import Verdict, check, judges
 
 #: RFC 3986 unreserved characters (ONB-11).
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
@@ -28,6 +28,7 @@ def _status(exchange: Exchange) -> int | None:
     return exchange.response.status if exchange.response is not None else None
 
 
+@judges
 def status_is(exchange: Exchange, expected: int) -> Verdict:
     observed = _status(exchange)
     what = f"status of {exchange.request.method} {_path(exchange)}"
@@ -36,6 +37,7 @@ def status_is(exchange: Exchange, expected: int) -> Verdict:
                       **({"problem_type": problem} if problem else {}))
 
 
+@judges
 def status_is_success(exchange: Exchange) -> Verdict:
     observed = _status(exchange)
     return Verdict.of(observed is not None and 200 <= observed < 300,
@@ -52,6 +54,7 @@ def _problem_type(exchange: Exchange) -> str | None:
     return body.get("type") if isinstance(body, dict) and isinstance(body.get("type"), str) else None
 
 
+@judges
 def json_matches(exchange: Exchange, schema_name: str) -> Verdict:
     response = exchange.response
     if response is None:
@@ -138,12 +141,14 @@ def is_self_signed(cert: x509.Certificate | None) -> Verdict:
                       advisory=True)
 
 
+@judges
 def handshake_succeeded(probe: TlsProbeResult, what: str) -> Verdict:
     return Verdict.of(probe.ok, what, expected="handshake completes",
                       observed=f"{probe.facts.version} {probe.facts.cipher}" if probe.ok else probe.facts.error,
                       peer_chain=probe.facts.peer_chain)
 
 
+@judges
 def handshake_refused(probe: TlsProbeResult, what: str) -> Verdict:
     return Verdict.of(not probe.ok, what, expected="handshake refused",
                       observed=probe.facts.error or f"accepted: {probe.facts.version}")
@@ -239,6 +244,7 @@ def problem_type_fits(exchange: Exchange) -> Verdict:
 # --- refusals (DIGEST 6.1 rule 1: "refused at all" and "refused with which code" are two checks) ----------
 
 
+@judges
 def refused(exchange: Exchange) -> Verdict:
     """Must axis: the WFM turned the request away with a 4xx. A 2xx (accepted), a 5xx (a server error is no
     refusal) or no answer at all fail. The code itself is judged by ``refused_with_preferred_code`` or, where
@@ -249,6 +255,7 @@ def refused(exchange: Exchange) -> Verdict:
                       observed=observed, **({"problem_type": p} if (p := _problem_type(exchange)) else {}))
 
 
+@judges
 def unknown_member_refused(exchange: Exchange) -> Verdict:
     """Advisory: a root member the schema forbids is refused (DIGEST CAP-08 for the WFM: "422 or 400
     (SHOULD; many WFMs will not check)"), so accepting it is a remark, never a failure of the run."""
@@ -257,6 +264,7 @@ def unknown_member_refused(exchange: Exchange) -> Verdict:
                       expected="422 or 400", observed=observed, advisory=True)
 
 
+@judges
 def refused_with_preferred_code(exchange: Exchange, question_id: str) -> Verdict:
     """Interpretation axis: the refusal code our position prefers, where the spec states none.
 

@@ -1,32 +1,66 @@
-"""The one-screen console summary printed at the end of every run (counts, failed MUSTs, report path)."""
+"""What a person sees in the terminal: a header, progress or one line per scenario, and the summary block."""
 
 from __future__ import annotations
 
 from typing import Any
 
+#: How each scenario outcome reads on a console line.
+OUTCOME_WORD = {"passed": "PASS", "failed": "FAIL", "broken": "BROKEN", "not_tested": "NOT TESTED"}
+
+
+def run_header(record: Any, planned: int) -> str:
+    """``Certifying <name> (role wfm, profile ...): 138 scenarios`` plus the selection, if any."""
+    from .summary import selection_text
+
+    chosen = selection_text(record.selection)
+    return (f"Certifying {record.sut.name} (role {record.role}, profile {record.profile}): {planned} scenario(s)"
+            + (f" selected by {chosen}" if chosen else ""))
+
+
+def scenario_line(scenario: dict[str, Any], done: int, planned: int) -> str:
+    """``[ 12/138] FAIL       SIG-11 SIG-12  The capabilities PUT refuses ...: why`` (``run -v``)."""
+    width = len(str(planned))
+    ids = " ".join(scenario["requirements"]) or "-"
+    line = f"[{done:>{width}}/{planned}] {OUTCOME_WORD.get(scenario['outcome'], '?'):<10} {ids}  {scenario['name']}"
+    if scenario["outcome"] != "passed" and scenario.get("message"):
+        line += f": {scenario['message'].splitlines()[0][:160]}"
+    return line
+
+
+def progress_line(done: int, planned: int, counts: dict[str, int], current: str) -> str:
+    percent = 100 * done // max(1, planned)
+    return (f"scenario {done} of {planned} ({percent}%), failed {counts.get('failed', 0)}, "
+            f"broken {counts.get('broken', 0)}: {current}")
+
 
 def render_console_summary(summary: dict[str, Any]) -> list[str]:
     counts = summary["counts"]
     sc, rq, ax = counts["scenarios"], counts["requirements"], counts["axes"]
-    sut = summary["sut"]
+    sut, result = summary["sut"], summary["result"]
     lines = [
         "=" * 78,
         f"Margo conformance: {sut['name']} (role {sut['role']}, profile {summary['profile']['id']})",
-        f"Result: {summary['result']['verdict']}  (exit code {summary['result']['exit_code']})",
+        f"Result: {result['verdict']}  (exit code {result['exit_code']})",
+        f"        {result['headline']}",
+    ]
+    from .summary import selection_text
+
+    if summary["run"].get("selection"):
+        lines.append(f"Selection:    {selection_text(summary['run']['selection'])} (a partial run, not a certification)")
+    lines += [
         "Scenarios:    " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sc.items()),
         "Requirements: " + ", ".join(f"{k} {v}" for k, v in rq.items()),
         f"Axes:         MUST violations {ax['must']}, interpretation differences {ax['interpretation']}, "
         f"advisories {ax['advisory']}",
     ]
-    failed = summary["result"]["failed_musts"]
-    if failed:
-        lines.append("Failed MUSTs: " + ", ".join(failed))
+    for row in [r for r in summary["requirements"] if r["verdict"] == "FAIL"][:8]:
+        lines.append(f"FAIL {row['id']}: {row['reason'][:200]}")
     broken = [s for s in summary["scenarios"] if s["outcome"] == "broken"]
     for s in broken[:5]:
         lines.append(f"Broken: {s['name']}: {s['message'][:150]}")
     if len(broken) > 5:
         lines.append(f"Broken: ... and {len(broken) - 5} more")
     if summary.get("paths", {}).get("output"):
-        lines.append(f"Report: {summary['paths']['output']}")
+        lines.append(f"Report: {summary['paths']['output']}/summary.md")
     lines.append("=" * 78)
     return lines

@@ -4,6 +4,58 @@ from __future__ import annotations
 
 from typing import Any
 
+#: What the "Level" column shows: the level the spec text gives (catalog ``level``).
+LEVEL_LEGEND = (
+    "Level (what the spec text gives): MUST / SHOULD / MAY as written; IMPL implied by routes, schemas, examples "
+    "or diagrams (judged as MUST); EX only an example, not normative; SILENT the text says nothing and the verdict "
+    "rests on our stated position (a Q-ID); CONTRADICTION two spec texts disagree and the verdict rests on a Q-ID; "
+    "INFORMATIVE descriptive text. How a failure counts is the catalog's verdict level for this role (MUST fails "
+    "the run; SHOULD and MAY are advisories)."
+)
+
+
+def _failed_requirement_lines(summary: dict[str, Any]) -> list[str]:
+    """Each failed requirement first: what was expected, what the SUT did, where the evidence is."""
+    out: list[str] = []
+    by_id = {s["id"]: s for s in summary["scenarios"]}
+    for r in [r for r in summary["requirements"] if r["verdict"] == "FAIL"]:
+        out += [f"### {r['id']} ({r['level']}, {r['verdict_level']} for this role): {_cell(r['text'])}", ""]
+        shown = 0
+        for sid in r["scenarios"]:
+            scenario = by_id.get(sid)
+            if scenario is None:
+                continue
+            for v in scenario["verdicts"]:
+                if v["passed"] or r["id"] not in v["requirements"] or v.get("kind") == "observation":
+                    continue
+                out += [f"- **{_cell(scenario['name'])}**: {_cell(v['what'])}",
+                        f"  - expected: `{_cell(v['expected'])}`",
+                        f"  - observed: `{_cell(v['observed'])}`"]
+                if v.get("findings"):
+                    out.append("  - findings: " + ", ".join(f"`{f['code']}`" for f in v["findings"]))
+                out.append(f"  - evidence: Allure test \"{' '.join(scenario['requirements'])} "
+                           f"{_cell(scenario['name'])}\", failing step (request, response, TLS facts, signature "
+                           f"base); summary.json scenario `{sid}`")
+                shown += 1
+                if shown >= 3:
+                    break
+            if shown >= 3:
+                break
+        out.append("")
+    return out
+
+
+def _attestation_checklist(summary: dict[str, Any]) -> list[str]:
+    rows = [r for r in summary["requirements"] if r["verdict"] == "NOT TESTED" and r["verdict_level"] == "MUST"]
+    if not rows:
+        return []
+    out = ["", "## Attestation checklist", "",
+           "These MUST requirements were not judged by this run. The vendor attests each one (or configures what the "
+           "run needs, e.g. an operator hook, and runs again):", ""]
+    for r in rows:
+        out.append(f"- [ ] **{r['id']}** {_cell(r['text'])} _(not tested: {_cell(r['reason'])})_")
+    return out
+
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -14,11 +66,13 @@ def render_markdown(summary: dict[str, Any]) -> str:
     out = [
         f"# Margo conformance summary: {sut['name']}",
         "",
-        f"- **Result:** {result['verdict']} (exit code {result['exit_code']})",
+        f"- **Result:** {result['verdict']} (exit code {result['exit_code']}): {result['headline']}",
         f"- **Role:** {sut['role']}  **Profile:** {summary['profile']['id']} (spec {summary['profile']['baseline']})",
         f"- **Date:** {summary['run']['started_at']}  **Duration:** {summary['run']['duration_s']} s",
         f"- **Harness:** margo-conformance {summary['harness']['version']}",
         f"- **SUT source:** {sut['source']}" + (f"  **Defects:** {', '.join(sut['defects'])}" if sut["defects"] else ""),
+        *([f"- **Selection:** {_selection(summary)}: a partial run, not a certification; requirements whose "
+            "scenarios were left out read NOT TESTED (deselected)"] if summary["run"].get("selection") else []),
         "",
         "## Verdict axes",
         "",
@@ -32,12 +86,14 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
     ]
     if result["failed_musts"]:
-        out += ["**Failed requirements:** " + ", ".join(result["failed_musts"]), ""]
-    out += ["Requirement verdicts: PASS (a check bound to it ran and passed, none failed); FAIL (fails the run);",
-            "DEVIATION (differs from our reading of ambiguous text, named by Q-ID; fails only with --strict);",
-            "ADVISORY (a SHOULD/MAY or interop note failed; fails only with --strict); NOT TESTED (with the reason);",
-            "NOT APPLICABLE (binds the other side).", ""]
-    out += ["## Requirements", "", "| ID | Level | Verdict | Scenarios | Reason |", "|---|---|---|---|---|"]
+        out += ["**Failed requirements:** " + ", ".join(result["failed_musts"]), "", "## Failed requirements", ""]
+        out += _failed_requirement_lines(summary)
+    out += ["## Requirements", "",
+            "Verdict: PASS (a check bound to it ran and passed, none failed); FAIL (fails the run); "
+            "DEVIATION (differs from our reading of ambiguous text, named by Q-ID; fails only with --strict); "
+            "ADVISORY (a SHOULD/MAY or interop note failed; fails only with --strict); NOT TESTED (with the reason); "
+            "NOT APPLICABLE (binds the other side).", "", LEVEL_LEGEND, "",
+            "| ID | Level | Verdict | Scenarios | Reason |", "|---|---|---|---|---|"]
     names = {s["id"]: s["name"] for s in summary["scenarios"]}
     for r in summary["requirements"]:
         scen = "; ".join(names.get(sid, sid) for sid in r["scenarios"][:4])
@@ -69,4 +125,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
             if q.get("observed"):
                 line += " SUT answered: " + "; ".join(f"{_cell(o['answer'])} (x{o['count']})" for o in q["observed"])
             out.append(line)
+    out += _attestation_checklist(summary)
     return "\n".join(out) + "\n"
+
+
+def _selection(summary: dict[str, Any]) -> str:
+    from .summary import selection_text
+
+    return selection_text(summary["run"]["selection"])

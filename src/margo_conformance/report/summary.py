@@ -13,8 +13,10 @@ Roll-up rules (one place, so JUnit, Allure and the summary always agree), DIGEST
   NOT TESTED, with the reason; attestation-only and uncovered requirements are NOT TESTED too;
 - it binds the other role: NOT APPLICABLE.
 
-Exit code: 0 no scenario failed or broke; 1 a scenario failed (a must-axis check, or any with --strict) or
-broke; 3 every scenario broke because the SUT was unreachable. (2 is decided before a run starts.)
+Exit code (``decide_result``): 0 no scenario failed or broke (PASS; PASS WITH GAPS when MUST rows went
+untested; PARTIAL for a -k/--tags selection); 1 a scenario failed (a must-axis check, or any with --strict)
+or broke, or the run was interrupted; 2 no scenario matched the selection; 3 the SUT could not be reached
+(every scenario broke on it, or the run stopped early because it stopped answering).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def _describe(scenario: dict[str, Any], v: dict[str, Any]) -> str:
 
 
 def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[dict[str, Any]], *,
-                        strict: bool = False) -> list[dict[str, Any]]:
+                        strict: bool = False, deselected: tuple[str, ...] | list[str] = (),
+                        selection_text: str = "") -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for req in sorted(catalog.all(), key=lambda r: _id_key(r.id)):
         if profile not in req.profiles:
@@ -99,6 +102,9 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             else:
                 row["reason"] = "its scenarios ran, but no check bound to it ran" + (
                     f" (only {len(observations)} observation(s), which judge nothing)" if observations else "")
+        elif req.id in deselected:
+            row["verdict"] = "NOT TESTED"
+            row["reason"] = f"deselected: its scenarios were left out by the selection ({selection_text})"
         elif getattr(req, "verified_by", "scenario") == "attestation":
             row["verdict"], row["reason"] = "NOT TESTED", "verified by the vendor's attestation, not by a scenario"
         elif observations:
@@ -156,25 +162,66 @@ def _interpretations(catalog: Any, scenarios: list[dict[str, Any]]) -> list[dict
     return out
 
 
+def selection_text(selection: dict[str, str] | None) -> str:
+    if not selection:
+        return ""
+    parts = [f"-k {selection['keyword']!r}" if selection.get("keyword") else "",
+             f"--tags {selection['tags']!r}" if selection.get("tags") else ""]
+    return " ".join(p for p in parts if p)
+
+
+def untested_musts(requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """MUST rows of this role that no check judged, for a reason other than a -k/--tags selection."""
+    return [r for r in requirements if r["verdict"] == "NOT TESTED" and r["verdict_level"] == "MUST"
+            and not r["reason"].startswith("deselected")]
+
+
+def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
+                  requirements: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's verdict, exit code and one-line headline (DESIGN.md section 5, issue 11)."""
+    outcome_counts = Counter(s["outcome"] for s in scenarios)
+    failed_musts = [r["id"] for r in requirements if r["verdict"] == "FAIL"]
+    gaps = untested_musts(requirements)
+    unreachable = bool(scenarios) and all(s["outcome"] == "broken" and s["cause"] == "unreachable" for s in scenarios)
+    chosen = selection_text(record.selection)
+    if unreachable or record.aborted:
+        verdict, exit_code = "UNREACHABLE", 3
+        headline = record.aborted or "the SUT could not be reached in any scenario"
+    elif record.interrupted:
+        verdict, exit_code = "INTERRUPTED", 1
+        headline = f"stopped by {record.interrupted} after {len(scenarios)} scenario(s); the summaries cover what ran"
+    elif outcome_counts["failed"]:
+        verdict, exit_code = "FAIL", 1
+        headline = f"{len(failed_musts)} requirement(s) failed: {', '.join(failed_musts)}" if failed_musts else \
+            f"{outcome_counts['failed']} scenario(s) failed"
+    elif outcome_counts["broken"]:
+        verdict, exit_code = "INCOMPLETE", 1
+        headline = f"{outcome_counts['broken']} scenario(s) could not be judged (broken)"
+    elif not scenarios:
+        verdict, exit_code = "NO SCENARIOS", 2
+        headline = f"no scenario matched the selection {chosen}".rstrip()
+    elif record.selection:
+        verdict, exit_code = "PARTIAL", 0
+        headline = f"{len(scenarios)} scenario(s) selected by {chosen}; every selected MUST passed (not a certification)"
+    elif gaps:
+        verdict, exit_code = "PASS WITH GAPS", 0
+        headline = (f"PASS, {len(gaps)} MUST not tested: {', '.join(r['id'] for r in gaps)} "
+                    "(summary.md ends with the checklist for the vendor to attest)")
+    else:
+        verdict, exit_code = "PASS", 0
+        headline = "every requirement this suite judges passed"
+    return {"verdict": verdict, "exit_code": exit_code, "failed_musts": failed_musts, "headline": headline,
+            "untested_musts": [r["id"] for r in gaps]}
+
+
 def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None = None) -> dict[str, Any]:
     """The summary of one run, from its record alone (pure: no pytest, no files)."""
     scenarios = record.scenario_dicts()
-    requirements = rollup_requirements(catalog, record.profile, record.role, scenarios, strict=record.strict)
+    requirements = rollup_requirements(catalog, record.profile, record.role, scenarios, strict=record.strict,
+                                       deselected=record.deselected, selection_text=selection_text(record.selection))
     outcome_counts = Counter(s["outcome"] for s in scenarios)
     verdict_counts = Counter(r["verdict"] for r in requirements)
     axes = Counter(v["axis"] for s in scenarios for v in s["verdicts"] if v.get("axis"))
-    failed_musts = [r["id"] for r in requirements if r["verdict"] == "FAIL"]
-    unreachable = bool(scenarios) and all(s["outcome"] == "broken" and s["cause"] == "unreachable" for s in scenarios)
-    if unreachable:
-        verdict, exit_code = "UNREACHABLE", 3
-    elif outcome_counts["failed"]:
-        verdict, exit_code = "FAIL", 1
-    elif outcome_counts["broken"]:
-        verdict, exit_code = "INCOMPLETE", 1
-    elif not scenarios:
-        verdict, exit_code = "NO SCENARIOS", 1
-    else:
-        verdict, exit_code = "PASS", 0
     finished = finished_at if finished_at is not None else time.time()
     return {
         "schema_version": 1,
@@ -192,8 +239,10 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "finished_at": _iso(finished),
             "duration_s": round(finished - record.started_at, 3),
             "strict": record.strict,
+            "selection": record.selection,
+            "interrupted": record.interrupted,
         },
-        "result": {"verdict": verdict, "exit_code": exit_code, "failed_musts": failed_musts},
+        "result": decide_result(record, scenarios, requirements),
         "counts": {
             "scenarios": {k: outcome_counts.get(k, 0) for k in SCENARIO_OUTCOMES},
             "requirements": {k: verdict_counts.get(k, 0) for k in REQUIREMENT_VERDICTS},

@@ -1,0 +1,183 @@
+"""Pre-flight: before a suite starts, do once what every scenario will need, and stop with one line if it fails.
+
+A vendor SUT that is down, speaks plain HTTP, hangs after the TLS handshake, sits behind a wrong path
+prefix, or presents a certificate that does not chain would otherwise break every scenario one timeout at a
+time (issue 11). The WFM pre-flight connects, completes the TLS handshake with the trust the run will use
+(the configured root CA, host name checked; or none yet when the root is to be downloaded) and asks the
+Certificate API, all within one ``request_timeout_s``. The device pre-flight checks that the launch
+commands and operator hooks name programs that exist. Each problem is one line that names the likely
+cause and the SUT-file key to look at.
+
+``Unreachable`` problems end the run with exit 3, ``Unusable`` ones (configuration) with exit 2.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .sut import SutConfig, WfmTarget, command_words
+
+CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the run cannot start: ``exit_code`` 3 (the SUT cannot be reached or used) or 2 (configuration)."""
+
+    exit_code: int
+    message: str
+
+
+def check(sut: SutConfig) -> Problem | None:
+    """The first reason this SUT cannot be certified at all, or None."""
+    if sut.builtin:
+        return None
+    if sut.wfm is not None:
+        return check_commands(sut) or check_wfm(sut.wfm)
+    return check_commands(sut)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def check_commands(sut: SutConfig) -> Problem | None:
+    """Every launch command and operator hook names a program that exists (else exit 2, naming the key)."""
+    templates: list[tuple[str, str]] = []
+    if sut.device is not None:
+        for key in ("launch", "launch_bootstrap", "launch_gateway"):
+            value = getattr(sut.device, key)
+            if value:
+                templates.append((f"device.{key}", value))
+    if sut.wfm is not None:
+        hooks = sut.wfm.operator
+        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending"):
+            value = getattr(hooks, action)
+            if value:
+                templates.append((f"wfm.operator.{action}", value))
+    for key, template in templates:
+        program = command_words(template)[0]
+        if not _is_program(program):
+            return Problem(2, f"{key}: command not found: {program!r} (not on PATH and not a file; give the full "
+                              "path, or write {harness} for this harness's own command)")
+    return None
+
+
+def _is_program(word: str) -> bool:
+    if "/" in word:
+        path = Path(word)
+        return path.is_file() and _executable(path)
+    return shutil.which(word) is not None
+
+
+def _executable(path: Path) -> bool:
+    import os
+
+    return os.access(path, os.X_OK)
+
+
+# --- the WFM ----------------------------------------------------------------------------------
+
+
+def check_wfm(target: WfmTarget) -> Problem | None:
+    """TCP, TLS with the run's trust, then the Certificate API, all within ``request_timeout_s``."""
+    parts = urlsplit(target.base_url)
+    host, port = parts.hostname or "", parts.port or 443
+    where = f"{host}:{port}"
+    timeout = target.request_timeout_s
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.05, deadline - time.monotonic())
+
+    try:
+        raw = socket.create_connection((host, port), timeout=left())
+    except TimeoutError:
+        return Problem(3, f"SUT unreachable: no answer from {where} within {timeout:g} s (wfm.base_url)")
+    except OSError as exc:
+        return Problem(3, f"SUT unreachable: cannot connect to {where} ({exc.strerror or exc}) (wfm.base_url)")
+    with raw:
+        problem = _handshake(raw, target, where, left, timeout)
+    return problem or _certificate_api(target, left)
+
+
+def _context(target: WfmTarget) -> ssl.SSLContext:
+    if target.ca_file is None:  # the root is downloaded later; TLS-06 judges the chain against it
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cadata=_pem(target.ca_file))
+    return ctx
+
+
+def _pem(path: Path) -> str:
+    from .pki import decode_certificate
+    from cryptography.hazmat.primitives import serialization
+
+    cert = decode_certificate(path.read_bytes(), strict=False).certificate
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _server_name(target: WfmTarget) -> str:
+    return target.server_name or urlsplit(target.base_url).hostname or ""
+
+
+def _handshake(raw: socket.socket, target: WfmTarget, where: str, left: object, timeout: float) -> Problem | None:
+    ctx = _context(target)
+    raw.settimeout(left())  # type: ignore[operator]
+    try:
+        with ctx.wrap_socket(raw, server_hostname=_server_name(target)):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or str(exc)
+        if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
+            return Problem(3, f"SUT unusable: the WFM's certificate does not name {_server_name(target)!r} "
+                              f"({reason}); set wfm.server_name to a name it carries")
+        return Problem(3, f"SUT unusable: the WFM's certificate does not chain to wfm.ca ({reason}); "
+                          "is wfm.ca the WFM's root CA?")
+    except TimeoutError:
+        return Problem(3, f"SUT unusable: {where} accepted the connection but completed no TLS handshake within "
+                          f"{timeout:g} s (not a TLS server, or it hangs); check wfm.base_url")
+    except ssl.SSLError as exc:
+        text = f"{exc.reason or ''} {exc}".upper()
+        if any(marker in text for marker in ("WRONG_VERSION_NUMBER", "RECORD_LAYER", "HTTP_REQUEST",
+                                             "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL")):
+            return Problem(3, f"SUT unusable: {where} does not speak TLS (plain HTTP?); wfm.base_url must be the "
+                              "WFM's https:// endpoint")
+        return Problem(3, f"SUT unusable: the TLS handshake with {where} failed ({exc.reason or exc})")
+    except OSError as exc:
+        return Problem(3, f"SUT unusable: {where} dropped the connection during the TLS handshake "
+                          f"({exc.strerror or exc}); is it a TLS server?")
+
+
+def _certificate_api(target: WfmTarget, left: object) -> Problem | None:
+    import httpx
+
+    url = target.base_url + CERTIFICATE_PATH
+    try:
+        with httpx.Client(verify=_context(target), timeout=left()) as client:  # type: ignore[operator]
+            response = client.get(url, extensions={"sni_hostname": _server_name(target)})
+    except httpx.TimeoutException:
+        return Problem(3, f"SUT unusable: GET {url}: the TLS handshake completed, then no HTTP answer within "
+                          f"{target.request_timeout_s:g} s (the server hangs after the handshake)")
+    except httpx.RemoteProtocolError as exc:
+        return Problem(3, f"SUT unusable: GET {url}: the answer is not HTTP ({exc})")
+    except httpx.TransportError as exc:
+        return Problem(3, f"SUT unusable: GET {url}: {type(exc).__name__}: {exc or 'connection closed'}")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no Content-Type"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 404 or not isinstance(body, dict):
+        return Problem(3, f"SUT unusable: GET {url} answered {response.status_code} ({content_type}), not the "
+                          "Certificate API's JSON: is the path prefix of wfm.base_url right? The harness appends "
+                          f"{CERTIFICATE_PATH} to it")
+    return None
