@@ -145,5 +145,74 @@ def test_a_deviation_passes_the_run_and_is_listed_by_question() -> None:
 def test_summary_of_a_failed_run_validates_and_names_the_failed_requirement() -> None:
     summary = build_summary(record(sr("a", "failed", "failed", [verdict(["SIG-10"], False, "must")])),
                             CATALOG, finished_at=1.0)
-    assert summary["result"] == {"verdict": "FAIL", "exit_code": 1, "failed_musts": ["SIG-10"]}
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"], result["failed_musts"]) == ("FAIL", 1, ["SIG-10"])
+    assert "SIG-10" in result["headline"]
     assert validate_summary(summary) == []
+
+
+# --- the run's verdict: what was run, and what was not (issue 11) ---------------------------------------------
+
+
+def _all_wfm_musts_passed() -> list[ScenarioRecord]:
+    """One passed check for every MUST the WFM side is judged on, so that nothing but the case under test differs."""
+    musts = [r.id for r in CATALOG.all() if PROFILE in r.profiles and r.binds_role("wfm")
+             and str(r.level_for("wfm").level) == "MUST" and r.verified_by != "attestation"]
+    return [sr(f"s-{req}", "passed", None, [verdict([req], True, None)], (req,)) for req in musts]
+
+
+def test_a_run_that_judged_every_must_reads_pass() -> None:
+    result = build_summary(record(*_all_wfm_musts_passed()), CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"], result["untested_musts"]) == ("PASS", 0, [])
+
+
+def test_untested_musts_keep_the_result_from_reading_pass_and_are_named() -> None:
+    scenarios = [s for s in _all_wfm_musts_passed() if s.id not in ("s-SIG-13", "s-ONB-09")]
+    summary = build_summary(record(*scenarios), CATALOG, finished_at=1.0)
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"]) == ("PASS WITH GAPS", 0)
+    assert result["untested_musts"] == ["ONB-09", "SIG-13"]
+    assert result["headline"].startswith("PASS, 2 MUST not tested: ONB-09, SIG-13")
+    from margo_conformance.report.markdown import render_markdown
+
+    md = render_markdown(summary)
+    checklist = md.split("## Attestation checklist")[1]
+    assert "- [ ] **ONB-09**" in checklist and "- [ ] **SIG-13**" in checklist
+    assert validate_summary(summary) == []
+
+
+def test_a_selection_is_partial_and_its_deselected_requirements_say_so() -> None:
+    rec = record(sr("a", "passed", None, [verdict(["DIG-03"], True, None)], ("DIG-03",)))
+    rec.selection = {"keyword": "digest", "tags": ""}
+    rec.deselected = ["SIG-10"]
+    summary = build_summary(rec, CATALOG, finished_at=1.0)
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"]) == ("PARTIAL", 0) and "-k 'digest'" in result["headline"]
+    sig10 = next(r for r in summary["requirements"] if r["id"] == "SIG-10")
+    assert sig10["verdict"] == "NOT TESTED" and sig10["reason"].startswith("deselected")
+    assert summary["run"]["selection"] == {"keyword": "digest", "tags": ""}
+    assert "SIG-10" not in result["untested_musts"]  # left out on purpose, not a gap of the SUT
+    assert validate_summary(summary) == []
+
+
+def test_a_failed_must_in_a_selection_still_fails() -> None:
+    rec = record(sr("a", "failed", "failed", [verdict(["DIG-03"], False, "must")], ("DIG-03",)))
+    rec.selection = {"keyword": "", "tags": "req_DIG_03"}
+    assert build_summary(rec, CATALOG, finished_at=1.0)["result"]["verdict"] == "FAIL"
+
+
+def test_nothing_selected_is_a_usage_error() -> None:
+    rec = record()
+    rec.selection = {"keyword": "", "tags": "req_NONE"}
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("NO SCENARIOS", 2)
+
+
+def test_an_interrupted_run_is_not_a_pass_and_an_aborted_one_is_unreachable() -> None:
+    rec = record(sr("a", "passed", None, [verdict(["SIG-10"], True, None)]))
+    rec.interrupted = "SIGTERM"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("INTERRUPTED", 1) and "SIGTERM" in result["headline"]
+    rec.interrupted, rec.aborted = None, "stopped early: the WFM stopped answering"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("UNREACHABLE", 3)

@@ -102,3 +102,39 @@ def test_builtin_and_redaction() -> None:
         builtin_sut("printer")
     shown = redact_command("agent --token abc123 --api-key=zzz --state-dir /tmp/x")
     assert "abc123" not in shown and "zzz" not in shown and "/tmp/x" in shown
+
+
+# --- commands: words like a shell splits them, {harness}, pre-flight of the programs (issue 11) -------------
+
+
+def test_harness_placeholder_stands_for_this_interpreter_and_package() -> None:
+    import sys
+
+    from margo_conformance.sut import fill_command
+
+    argv = fill_command("{harness} wfm revoke {client_id} --note 'two words'", {"client_id": "c 1"})
+    assert argv == [sys.executable, "-m", "margo_conformance", "wfm", "revoke", "c 1", "--note", "two words"]
+
+
+def test_harness_placeholder_must_be_a_word_of_its_own(tmp_path) -> None:
+    import pytest
+
+    from margo_conformance.errors import ConfigError
+    from margo_conformance.sut import load_sut
+
+    path = tmp_path / "d.toml"
+    path.write_text('[sut]\nrole = "device"\nname = "x"\n[device]\nlaunch = "x{harness} {wfm_url}"\n')
+    with pytest.raises(ConfigError, match="word of its own"):
+        load_sut(path)
+
+
+def test_preflight_names_the_key_of_a_command_that_does_not_exist(tmp_path) -> None:
+    from margo_conformance import preflight
+    from margo_conformance.sut import load_sut
+
+    path = tmp_path / "d.toml"
+    path.write_text('[sut]\nrole = "device"\nname = "x"\n[device]\nlaunch = "{harness} device run"\n'
+                    'launch_gateway = "./missing-agent --gateway"\n')
+    problem = preflight.check(load_sut(path))
+    assert problem is not None and problem.exit_code == 2
+    assert problem.message.startswith("device.launch_gateway: command not found: './missing-agent'")
