@@ -106,7 +106,7 @@ async def run_phase(host: str, port: int, ctx: ssl.SSLContext, requests: list[li
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "margo_conformance.cli", "wfm", "serve", "--port", "0", "--data-dir", str(data_dir)]
+    cmd = [sys.executable, "-m", "margo_conformance", "wfm", "serve", "--port", "0", "--data-dir", str(data_dir)]
     if os.environ.get("WFM_BENCH_SERVER"):  # e.g. a profiling wrapper taking the data dir as its argument
         cmd = [sys.executable, os.environ["WFM_BENCH_SERVER"], str(data_dir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -11,7 +11,7 @@ import re
 
 from margo_conformance.errors import HarnessError
 
-from margo_conformance.requirements import REQUIREMENT_ID
+from margo_conformance.patterns import REQUIREMENT_ID
 
 REQ = re.compile(rf"(?P<reqs>{REQUIREMENT_ID}(?:, {REQUIREMENT_ID})*)(?:, (?P<mode>advisory|informational))?")
 

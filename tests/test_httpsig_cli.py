@@ -196,7 +196,7 @@ def test_the_command_is_registered_under_the_main_cli(tmp_path: Path) -> None:
     (One call only: importing the whole CLI takes seconds; the error paths are tested on the sub-app.)"""
     vector = next(v for v in REQUESTS if v["label"] == "proxy_sig")
     proc = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "httpsig", "verify", "--request",
+        [sys.executable, "-m", "margo_conformance", "httpsig", "verify", "--request",
          str(vector_file(tmp_path, vector)), *key_args(vector), "--policy", "rfc9421", "--now", created_of(vector),
          "--json"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

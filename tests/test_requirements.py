@@ -370,3 +370,23 @@ def test_cli_reads_another_catalog_and_reports_its_defects(tmp_path: Path) -> No
     data["requirements"][0]["level"] = "MUSTNT"
     result = runner.invoke(cli_app, ["requirements", "--catalog", str(_write(tmp_path, data))])
     assert result.exit_code == 2 and "unknown level 'MUSTNT'" in result.stderr
+
+
+def test_the_report_schema_uses_the_one_id_patterns() -> None:
+    """summary.schema.json cannot import Python: it must spell the patterns of ``patterns.py`` exactly."""
+    import json
+
+    from margo_conformance.patterns import QUESTION_ID, REQUIREMENT_ID
+    from margo_conformance.resources import SCHEMAS_DIR
+
+    defs = json.loads((SCHEMAS_DIR / "report" / "summary.schema.json").read_text())["$defs"]
+    assert defs["requirementId"]["pattern"] == f"^{REQUIREMENT_ID}$"
+    assert defs["questionId"]["pattern"] == f"^{QUESTION_ID}$"
+
+
+def test_every_id_shape_of_the_catalog_parses_in_steps_and_tags() -> None:
+    from margo_conformance.pytest_plugin import REQ_TAG
+    from steps.reqtext import requirements
+
+    assert requirements("TLS-M1, SIG-11, advisory") == ("TLS-M1", "SIG-11")
+    assert REQ_TAG.fullmatch("req:TLS-M1")["id"] == "TLS-M1"

@@ -9,11 +9,9 @@ against every defect (the kill matrix) and check that the named requirement fail
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-import typer
 
 Role = Literal["wfm", "device"]
 
@@ -52,19 +50,3 @@ def get_defect(role: Role, name: str) -> Defect:
             return defect
     known = ", ".join(d.name for d in defects_for(role)) or "none"
     raise KeyError(f"unknown {role} defect {name!r}; known: {known}")
-
-
-def app(
-    role: str = typer.Option(..., "--role", help="wfm or device"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
-    """List the named defects of a reference implementation and the requirement each one breaks."""
-    if role not in _MODULES:
-        typer.echo(f"error: --role must be 'wfm' or 'device', not {role!r}", err=True)
-        raise typer.Exit(2)
-    found = defects_for(role)  # type: ignore[arg-type]
-    if as_json:
-        typer.echo(json.dumps([d.to_dict() for d in found], indent=2))
-        return
-    for d in found:
-        typer.echo(f"{d.name:<36} {d.requirement:<8} {d.description}")

@@ -28,8 +28,7 @@ __all__ = ["Sample", "INDEX_FILE", "load_samples", "get_sample"]
 INDEX_FILE = PAYLOADS_DIR / "index.yaml"
 
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_REQ_RE = re.compile(r"^[A-Z]{2,5}-M?\d{2}$")
-_Q_RE = re.compile(r"^Q-\d{2}$")
+from .patterns import QUESTION_ID_RE as _Q_RE, REQUIREMENT_ID_RE as _REQ_RE  # noqa: E402
 _KEYS = {
     "name",
     "file",

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .patterns import CERTIFICATE_PATH
 from .sut import SutConfig, WfmTarget, command_words
-
-CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 
 from .errors import HarnessError, SutTimeout, SutUnreachable
+from .patterns import QUESTION_ID, REQUIREMENT_ID
 from .run_record import Cause, Outcome, RunRecord, ScenarioRecord, SutDescription
 from .verdict import Judge, RecordedVerdict, RequirementFailed
 
-REQ_TAG = re.compile(r"req:(?P<id>[A-Z]+-[A-Z]?\d+)")
+REQ_TAG = re.compile(rf"req:(?P<id>{REQUIREMENT_ID})")
 LEVEL_TAG = re.compile(r"level:(?P<level>MUST|SHOULD|MAY)")
-Q_TAG = re.compile(r"interpretation:(?P<id>Q-\d+)")
+Q_TAG = re.compile(rf"interpretation:(?P<id>{QUESTION_ID})")
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 

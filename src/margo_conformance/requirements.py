@@ -56,9 +56,7 @@ DEFAULT_VERDICT: dict[str, str] = {
 }
 
 #: A requirement ID as the catalog writes it (SIG-11, TLS-M1): the one pattern steps and reports parse with.
-REQUIREMENT_ID = r"[A-Z]{2,5}-(?:M\d{1,2}|\d{2})"
-_ID_RE = re.compile(rf"^{REQUIREMENT_ID}$")
-_Q_RE = re.compile(r"^Q-\d{2}$")
+from .patterns import QUESTION_ID_RE as _Q_RE, REQUIREMENT_ID, REQUIREMENT_ID_RE as _ID_RE  # noqa: E402,F401
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _SOURCE_RE = re.compile(r"^[^\s@]+@[0-9a-f]{7,40}$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from margo_conformance.pytest_plugin import RunState, announce
-from margo_conformance.sut_device import DeviceUnderTest, open_device_under_test
+from margo_conformance.sut.device import DeviceUnderTest, open_device_under_test
 
 from .context import DeviceScenario
 from .device_steps import *  # noqa: F401,F403
-from .simulated_wfm import SimulatedWfm
+from margo_conformance.wfm.simulated import SimulatedWfm
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from typing import Any
 
 from margo_conformance.errors import HarnessError
 from margo_conformance.report.allure_helpers import attach_exchange, attach_text
-from margo_conformance.sut_device import DeviceRun, DeviceUnderTest, Endpoints
+from margo_conformance.sut.device import DeviceRun, DeviceUnderTest, Endpoints
 
-from .simulated_wfm import SimulatedWfm
+from margo_conformance.wfm.simulated import SimulatedWfm
 
 
 @dataclass

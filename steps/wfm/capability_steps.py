@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from pytest_bdd import parsers, then, when
 
@@ -15,7 +14,7 @@ from margo_conformance.verdict import Judge
 from .common_steps import judge_refusal, requirement
 from .context import WfmScenario
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+from margo_conformance.patterns import DEVICE_ID_RE as DEVICE_ID  # noqa: E402
 
 
 def _gateway_ids(scenario: WfmScenario) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from margo_conformance.pki import TestCA
 from margo_conformance.pytest_plugin import RunState
-from margo_conformance.sut_wfm import WfmUnderTest, open_wfm_under_test
+from margo_conformance.sut.wfm import WfmUnderTest, open_wfm_under_test
 
 from .capability_steps import *  # noqa: F401,F403
 from .common_steps import *  # noqa: F401,F403

@@ -13,7 +13,7 @@ from margo_conformance.evidence import Exchange
 from margo_conformance.pki import IssuedCert, TestCA
 from margo_conformance.route_matrix import Expect
 from margo_conformance.report.allure_helpers import attach_exchange, attach_json
-from margo_conformance.sut_wfm import WfmUnderTest
+from margo_conformance.sut.wfm import WfmUnderTest
 from margo_conformance.tlsprobe import TlsProbeResult
 
 

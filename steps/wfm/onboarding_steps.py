@@ -18,7 +18,7 @@ from pytest_bdd import given, parsers, then, when
 from margo_conformance.checks import wfm as checks
 from margo_conformance.device.api import certificate_value, onboarding_body
 from margo_conformance.errors import HarnessError
-from margo_conformance.operator_hooks import require
+from margo_conformance.sut.operator_hooks import require
 from margo_conformance.pki import TestCA, non_certificates
 from margo_conformance.verdict import Judge
 

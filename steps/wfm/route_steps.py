@@ -13,7 +13,7 @@ from margo_conformance import route_matrix as matrix
 from margo_conformance.checks import wfm as checks
 from margo_conformance.errors import HarnessError
 from margo_conformance.evidence import Exchange
-from margo_conformance.operator_hooks import require
+from margo_conformance.sut.operator_hooks import require
 from margo_conformance.verdict import Judge
 
 from .common_steps import new_device, onboard_for_setup, requirements

@@ -70,7 +70,7 @@ def test_exit_2_for_an_invalid_capabilities_file(wfm, tmp_path: Path) -> None:
 
 # -- standalone: two processes -------------------------------------------------------------------------------
 
-CLI = [sys.executable, "-m", "margo_conformance.cli"]
+CLI = [sys.executable, "-m", "margo_conformance"]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from margo_conformance.errors import ConfigError, HarnessError
 from margo_conformance.sut import DeviceTarget
-from margo_conformance.sut_device import DeviceUnderTest, Endpoints
+from margo_conformance.sut.device import DeviceUnderTest, Endpoints
 
 
 def _endpoints(tmp_path: Path) -> Endpoints:

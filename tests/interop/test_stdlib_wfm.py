@@ -75,7 +75,7 @@ ca = "download"
 server_name = "localhost"
 request_timeout_s = 10
 """)
-    cmd = [sys.executable, "-m", "margo_conformance.cli", "run", "--role", "wfm", "--sut", str(sut), "--strict",
+    cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut", str(sut), "--strict",
            "-k", keyword, "--output", str(out / "report")]
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HARNESS_TIMEOUT_S,
                           check=False)

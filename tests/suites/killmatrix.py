@@ -46,7 +46,7 @@ class SuiteRun:
 def run_suite(role: str, output: Path, *, defects: tuple[str, ...] = (), strict: bool = False,
               extra: tuple[str, ...] = (), sut: str = "builtin", env: dict[str, str] | None = None,
               timeout_s: float = RUN_TIMEOUT_S) -> SuiteRun:
-    cmd = [sys.executable, "-m", "margo_conformance.cli", "run", "--role", role, "--sut", sut,
+    cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", role, "--sut", sut,
            "--output", str(output), *extra]
     for defect in defects:
         cmd += ["--defect", defect]

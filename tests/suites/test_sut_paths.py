@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 def _wfm_toml(tmp_path: Path, base_url: str, data: Path | None, *, timeout: float = 10,
               hooks: tuple[str, ...] = ("trust_issuer", "revoke", "reject", "approve_pending",
                                         "reject_pending")) -> Path:
-    mc = f"{sys.executable} -m margo_conformance.cli"
+    mc = f"{sys.executable} -m margo_conformance"
     commands = {"trust_issuer": f"{mc} wfm trust-issuer {{ca_file}} --data-dir {data}",
                 "revoke": f"{mc} wfm revoke {{client_id}} --data-dir {data}",
                 "reject": f"{mc} wfm reject {{client_id}} --data-dir {data}",
@@ -71,7 +71,7 @@ def test_operator_scenarios_are_not_tested_without_hooks(standalone_wfm, tmp_pat
 
 def test_a_wfm_that_is_down_gives_exit_3_with_one_line(tmp_path: Path) -> None:
     port = _free_port()  # nothing listens there
-    done = subprocess.run([sys.executable, "-m", "margo_conformance.cli", "run", "--role", "wfm", "--sut",
+    done = subprocess.run([sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut",
                            str(_wfm_toml(tmp_path, f"https://127.0.0.1:{port}", None)), "--output", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
     assert done.returncode == 3
@@ -195,7 +195,7 @@ def test_a_run_leaves_nothing_in_the_temp_folder(tmp_path: Path) -> None:
 def test_a_malformed_sut_file_gives_exit_2_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[sut]\nrole = "wfm"\nname = "x"\n[wfm]\nbase_url = "https://127.0.0.1:1"\nrequest_timeout_s = "soon"\n')
-    done = subprocess.run([sys.executable, "-m", "margo_conformance.cli", "run", "--role", "wfm", "--sut", str(bad)],
+    done = subprocess.run([sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut", str(bad)],
                           capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
     assert done.returncode == 2
     assert "wfm.request_timeout_s" in done.stderr and "Traceback" not in done.stderr

@@ -103,7 +103,7 @@ def test_defects_command_lists_the_wfm_defects() -> None:
 def test_serve_runs_standalone_and_stops_on_sigterm(tmp_path: Path) -> None:
     """The real command in a subprocess: prints where it listens, serves, writes ca.pem and admin.json."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "margo_conformance.cli", "wfm", "serve", "--port", "0", "--data-dir", str(tmp_path),
+        [sys.executable, "-m", "margo_conformance", "wfm", "serve", "--port", "0", "--data-dir", str(tmp_path),
          "--cert-form", "pem"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,7 +35,7 @@ def _label(o: Any) -> str:
 
 #: Any capabilities write, including the route of the 2025 drafts (POST .../capabilities without a deviceId),
 #: which the simulated WFM does not route: CAP-04 must still see it to name it.
-_CAPABILITIES_PATH = re.compile(r"/api/v1/clients/[^/?]+/capabilities(?:/[^?]*)?(?:\?.*)?$")
+from ..patterns import ANY_CAPABILITIES_PATH_RE as _CAPABILITIES_PATH, CLIENTS_PREFIX  # noqa: E402
 
 
 def capability_attempts(observations: Iterable[Any]) -> list[Any]:
@@ -257,7 +256,7 @@ def after_onboarding(observations: list[Any]) -> list[Any]:
 def client_id_used_verbatim(observations: list[Any], client_id: str) -> Verdict:
     later = _need([o for o in after_onboarding(observations) if o.route == CAPABILITIES_ROUTE],
                   "request after onboarding")
-    prefix = "/api/v1/clients/"
+    prefix = CLIENTS_PREFIX
     wrong = []
     for o in later:
         target = o.request.target or ""

@@ -13,15 +13,10 @@ from cryptography import x509
 from ..evidence import CapturedResponse
 from ..pki import CertEncoding, encode_certificate
 
-CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
-ONBOARDING_PATH = "/api/v1/onboarding"
+from ..patterns import CERTIFICATE_PATH, ONBOARDING_PATH, capabilities_path  # noqa: F401  (re-exported)
+
 ONBOARDING_API_VERSION = "onboarding.margo.org/v1alpha1"  # ONB-04 (example value)
 ONBOARDING_KIND = "OnboardingRequest"  # ONB-03
-
-
-def capabilities_path(client_id: str, device_id: str) -> str:
-    """``/api/v1/clients/{clientId}/capabilities/{deviceId}``: both verbatim (ONB-13, CAP-10)."""
-    return f"/api/v1/clients/{client_id}/capabilities/{device_id}"
 
 
 def certificate_value(cert: x509.Certificate, form: CertEncoding | str = CertEncoding.B64_DER) -> str:

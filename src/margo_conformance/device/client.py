@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +79,7 @@ def retry_after_s(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")  # CAP-10
+from ..patterns import DEVICE_ID_RE as _DEVICE_ID  # noqa: E402  (CAP-10)
 
 
 def _device_id_from(identity: IssuedCert) -> str:

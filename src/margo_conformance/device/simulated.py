@@ -19,7 +19,6 @@ Every method returns the ``Exchange``; transport failures raise ``wire.WfmUnreac
 from __future__ import annotations
 
 import copy
-import re
 import secrets
 import ssl
 import time
@@ -39,7 +38,7 @@ from .bodies import BodyForm, encode_body
 from .wire import Signer, Wire
 
 _SIGNING_OPTIONS = frozenset({"algorithm", "keyid", "label", "include_alg", "created_offset_s"})
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+from ..patterns import DEVICE_ID_RE as _DEVICE_ID  # noqa: E402
 
 #: bytes are sent as they are; any other value is a JSON document encoded per ``body_form``.
 Body = Any

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..pki import CertificateDecodeError, decode_certificate
 from .defects import Behaviour
 
-CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
+from ..patterns import CERTIFICATE_PATH  # noqa: E402
 
 #: OpenSSL X509_V_FLAG_NO_CHECK_TIME: validity dates ignored. Only the 'tls-accept-expired' defect sets it.
 _NO_CHECK_TIME = 0x200000

@@ -10,7 +10,7 @@ The front layer (``FrontLayer``) sees every request before routing and after the
    a bug of ours, which the robustness tests hunt for; a client can never cause one on purpose);
 5. writes the audit row and, when observing, the Observation with the strict diagnosis of the device.
 
-The Starlette routes do the protocol work through ``checks.py``; unknown routes get a problem+json 404 and
+The Starlette routes do the protocol work through ``pipeline.py``; unknown routes get a problem+json 404 and
 wrong methods a 405 with ``Allow`` (check ``route``).
 """
 
@@ -32,7 +32,8 @@ from starlette.routing import Route
 
 from .. import pki
 from ..evidence import CapturedRequest, CapturedResponse, TlsFacts
-from . import checks
+from ..patterns import CAPABILITIES_TEMPLATE, CERTIFICATE_PATH, CLIENTS_PREFIX, ONBOARDING_PATH
+from . import pipeline
 from . import defects as D
 from .context import RequestContext
 from .observe import Observation
@@ -56,11 +57,11 @@ _DRAIN_LIMIT = 16 * 1024 * 1024
 
 def route_of(api_path: str) -> str | None:
     """Which API route a raw path (after the prefix) belongs to; None when it is none of them."""
-    if api_path == "/api/v1/onboarding":
+    if api_path == ONBOARDING_PATH:
         return "onboarding"
-    if api_path == "/api/v1/onboarding/certificate":
+    if api_path == CERTIFICATE_PATH:
         return "certificate"
-    if api_path.startswith("/api/v1/clients/") and "/capabilities/" in api_path:
+    if api_path.startswith(CLIENTS_PREFIX) and "/capabilities/" in api_path:
         return "capabilities"
     return None
 
@@ -91,9 +92,9 @@ def build_starlette(svc: WfmService) -> Starlette:
     async def onboarding(request: Request) -> Response:
         ctx = context(request)
         try:
-            rejection = checks.run_checks(checks.ONBOARDING_CHECKS, ctx, svc)
+            rejection = pipeline.run_checks(pipeline.ONBOARDING_CHECKS, ctx, svc)
             if rejection is None:
-                rejection = await checks.decide_trust(ctx, svc)
+                rejection = await pipeline.decide_trust(ctx, svc)
                 if rejection is not None:
                     ctx.check = rejection.check
             if rejection is not None:
@@ -107,7 +108,7 @@ def build_starlette(svc: WfmService) -> Starlette:
         ctx = context(request)
         try:
             if ctx.method == "PUT":
-                rejection = checks.run_checks(checks.CAPABILITY_PUT_CHECKS, ctx, svc)
+                rejection = pipeline.run_checks(pipeline.CAPABILITY_PUT_CHECKS, ctx, svc)
                 if rejection is not None:
                     return problem_response(rejection, ctx)
                 if ctx.client is None and svc.config.accept_faulty:  # unknown client, waived: nothing to store
@@ -117,7 +118,7 @@ def build_starlette(svc: WfmService) -> Starlette:
                                                                  ctx.body.decode("utf-8"))
                 status = 201 if created and not svc.config.has(D.CAPABILITIES_CREATE_200) else 200
                 return Response(status_code=status)
-            rejection = checks.run_checks(checks.CAPABILITY_DELETE_CHECKS, ctx, svc)
+            rejection = pipeline.run_checks(pipeline.CAPABILITY_DELETE_CHECKS, ctx, svc)
             if rejection is None and ctx.client is None and svc.config.accept_faulty:
                 return Response(status_code=204)
             if rejection is None:
@@ -142,9 +143,10 @@ def build_starlette(svc: WfmService) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/api/v1/onboarding/certificate", certificate, methods=["GET"]),
-            Route("/api/v1/onboarding", onboarding, methods=["POST"]),
-            Route("/api/v1/clients/{clientId}/capabilities/{deviceId:path}", capabilities, methods=["PUT", "DELETE"]),
+            Route(CERTIFICATE_PATH, certificate, methods=["GET"]),
+            Route(ONBOARDING_PATH, onboarding, methods=["POST"]),
+            Route(CAPABILITIES_TEMPLATE.replace("{deviceId}", "{deviceId:path}"), capabilities,
+                  methods=["PUT", "DELETE"]),
         ],
         exception_handlers={HTTPException: http_error},
     )
@@ -424,7 +426,7 @@ class FrontLayer:
         if ctx.route == "capabilities":
             client = ctx.client
             if client is None and ctx.client_id is None:
-                match = checks.CAPABILITIES_PATH_RE.match(ctx.api_path)
+                match = pipeline.CAPABILITIES_PATH_RE.match(ctx.api_path)
                 if match is not None:
                     ctx.client_id = unquote(match.group(1))
             if client is None and ctx.client_id is not None:

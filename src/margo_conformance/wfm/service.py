@@ -1,6 +1,6 @@
 """WfmService: the state every handler and check shares (config, store, policies, key cache, waiters).
 
-It is the seam between the protocol logic (``checks.py``) and the machinery around it (``app.py``,
+It is the seam between the protocol logic (``pipeline.py``) and the machinery around it (``app.py``,
 ``server.py``): the checks ask it to verify a signature, to find a client's public key, to mint a clientId or
 to wait for an operator, and never touch uvicorn, sockets or the observation log themselves.
 

@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import DEFAULT_PROFILE
-from .errors import ConfigError
+from .. import DEFAULT_PROFILE
+from ..errors import ConfigError
 
 KNOWN_PROFILES = ("httpsig-2026h1",)
 ROLES = ("wfm", "device")

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import __version__
+from .. import __version__
 
 _app = typer.Typer(
     name="margo-conformance",
@@ -24,10 +24,10 @@ _app = typer.Typer(
 #: (sub-command, module that defines ``app``); each module owns its command group.
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("httpsig", "margo_conformance.httpsig.cli"),
-    ("requirements", "margo_conformance.requirements_cli"),
-    ("defects", "margo_conformance.defects"),
-    ("run", "margo_conformance.run_cli"),
-    ("report", "margo_conformance.report_cli"),
+    ("requirements", "margo_conformance.cli.requirements"),
+    ("defects", "margo_conformance.cli.defects"),
+    ("run", "margo_conformance.cli.run"),
+    ("report", "margo_conformance.cli.report"),
     ("device", "margo_conformance.device.cli"),
     ("wfm", "margo_conformance.wfm.cli"),
 ]

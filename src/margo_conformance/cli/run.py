@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .runner import RunOptions, run
+from ..runner import RunOptions, run
 
 
 def app(

@@ -12,9 +12,9 @@ import subprocess
 from collections.abc import Callable
 from typing import Protocol
 
-from .errors import HarnessError
-from .sut import OperatorHooks, fill_command, redact_command
-from .verdict import NotTested
+from ..errors import HarnessError
+from . import OperatorHooks, fill_command, redact_command
+from ..verdict import NotTested
 
 ACTIONS = ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending")
 

@@ -23,12 +23,12 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .errors import HarnessError, SutTimeout, SutUnreachable
+from ..errors import HarnessError, SutTimeout, SutUnreachable
 from .operator_hooks import CallableOperator, CommandOperator, Operator
-from .pki import CertificateDecodeError, TestCA, decode_certificate
-from .sut import SutConfig
+from ..pki import CertificateDecodeError, TestCA, decode_certificate
+from . import SutConfig
 
-CERTIFICATE_PATH = "/api/v1/onboarding/certificate"
+from ..patterns import CERTIFICATE_PATH  # noqa: E402
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _load_ca_file(path: Path) -> x509.Certificate:
     try:
         return decode_certificate(path.read_bytes(), strict=False).certificate
     except (OSError, CertificateDecodeError) as exc:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"wfm.ca: {path} is not a certificate file ({exc})") from None
 
@@ -134,8 +134,8 @@ BUILTIN_APPROVAL_HOLD_S = 2.0
 def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
     """The reference WFM under manual approval: the simulated devices' CA is allow-listed, any other
     issuer's request is held for an operator decision (CERT-12, ONB-09, ONB-10), then 403."""
-    from .wfm.config import WfmConfig
-    from .wfm.server import WfmServer
+    from ..wfm.config import WfmConfig
+    from ..wfm.server import WfmServer
 
     config = WfmConfig(trust="manual", approval_timeout_s=BUILTIN_APPROVAL_HOLD_S,
                        defects=frozenset(sut.defects), observe=False)

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, HarnessError
-from .evidence import redact
-from .sut import DeviceTarget, SutConfig, command_words, redact_command
+from ..errors import ConfigError, HarnessError
+from ..evidence import redact
+from . import DeviceTarget, SutConfig, command_words, redact_command
 
 #: How long a device gets after SIGTERM before SIGKILL.
 TERMINATE_GRACE_S = 3.0

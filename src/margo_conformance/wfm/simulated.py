@@ -16,7 +16,7 @@ from pathlib import Path
 
 from margo_conformance.errors import HarnessError
 from margo_conformance.pki import TestCA
-from margo_conformance.sut_device import Endpoints
+from margo_conformance.sut.device import Endpoints
 from margo_conformance.wfm.config import WfmConfig
 from margo_conformance.wfm.server import WfmServer
 

@@ -73,9 +73,7 @@ if TYPE_CHECKING:
 
 Check = Callable[[RequestContext, "WfmService"], "Rejection | None"]
 
-#: DeviceId of the yaml (CAP-10): RFC 3986 unreserved characters, '/' between hierarchy levels.
-DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
-CAPABILITIES_PATH_RE = re.compile(r"^/api/v1/clients/([^/]+)/capabilities/(.+)$")
+from ..patterns import CAPABILITIES_PATH_RE, DEVICE_ID_RE  # noqa: E402  (re-exported for app.py)
 #: Accepted request media types: JSON, with parameters; an absent Content-Type is tolerated.
 _JSON_MEDIA = re.compile(r"^\s*application/(?:[\w.+-]+\+)?json\s*(?:;.*)?$", re.IGNORECASE)
 #: The accepted wire forms of the onboarding certificate (ONB-05, Q-09): base64 of DER or of PEM.

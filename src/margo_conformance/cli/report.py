@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from .errors import ConfigError, HarnessError
-from .report.html import build_html
+from ..errors import ConfigError, HarnessError
+from ..report.html import build_html
 
 
 def app(

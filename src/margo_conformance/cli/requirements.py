@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from .errors import ConfigError
-from .requirements import BINDS, LEVELS, VERDICT_LEVELS, Requirement, load_catalog
+from ..errors import ConfigError
+from ..requirements import BINDS, LEVELS, VERDICT_LEVELS, Requirement, load_catalog
 
 __all__ = ["app", "format_table"]
 
