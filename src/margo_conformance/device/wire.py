@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import httpx
@@ -20,8 +19,8 @@ from cryptography import x509
 from .. import __version__
 from ..errors import HarnessError, SutTimeout, SutUnreachable
 from ..evidence import CapturedRequest, CapturedResponse, Exchange, TlsFacts
-from ..httpsig import Fault, sign_request
-from ..pki import PrivateKey, describe_certificate
+from ..httpsig.auth import SigningOptions, sign_httpx_request
+from ..pki import describe_certificate
 
 USER_AGENT = f"margo-conformance-device/{__version__}"
 
@@ -50,24 +49,8 @@ class WfmTimeout(SutTimeout):
         self.exchange = exchange
 
 
-@dataclass(frozen=True)
-class Signer:
-    """How to sign one request: the key and the core signer's knobs. A fault is just one more knob."""
-
-    key: PrivateKey
-    algorithm: str | None = None  # None: the key's natural Margo algorithm (httpsig.default_algorithm)
-    keyid: str | None = None  # None: hex SHA-256 of the SPKI (Q-02)
-    include_alg: bool = False
-    label: str = "sig1"
-    fault: Fault | None = None
-    fault_key: PrivateKey | None = None
-    fault_arg: str | None = None
-    created_offset_s: int = 0  # added to the signing time; only the 'created-stale' defect moves it
-
-    def with_fault(self, fault: Fault | str | None, *, fault_key: PrivateKey | None = None,
-                   fault_arg: str | None = None) -> Signer:
-        return replace(self, fault=None if fault is None else Fault(fault), fault_key=fault_key,
-                       fault_arg=fault_arg)
+#: How the device signs: the shared options of ``httpsig.auth`` (one signing path for every request).
+Signer = SigningOptions
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -132,18 +115,10 @@ class Wire:
         base: str | None = None
         if signer is not None:
             try:
-                signed = sign_request(
-                    method, str(request.url), body, signer.key, algorithm=signer.algorithm, keyid=signer.keyid,
-                    created=int(self._now()) + signer.created_offset_s, label=signer.label,
-                    include_alg=signer.include_alg, fault=signer.fault, fault_key=signer.fault_key,
-                    fault_arg=signer.fault_arg, now=self._now,
-                )
+                signed = sign_httpx_request(request, signer, now=self._now)
             except ValueError as exc:  # e.g. a body fault on a body-less request: the caller's mistake
                 raise HarnessError(f"cannot sign {method} {request.url}: {exc}") from None
-            if signed.body != body:  # a tampered body: send other bytes than were signed
-                body = signed.body
-                request = self._client.build_request(method, self.url_for(path), content=body, headers=hdrs)
-            request.headers.update(signed.headers)
+            body = signed.body  # a tampered body: other bytes than were signed go out
             base = signed.signature_base
             if signer.fault is not None:
                 note = f"{note}; fault={signer.fault.value}" if note else f"fault={signer.fault.value}"

@@ -19,7 +19,7 @@ from .algorithms import (
     default_algorithm,
     keyid_for,
 )
-from .auth import HttpSigAuth
+from .auth import HttpSigAuth, SigningOptions, sign_httpx_request
 from .base import Component, ComponentError, build_signature_base
 from .digest import (
     EMPTY_BODY_DIGEST,
@@ -30,7 +30,16 @@ from .digest import (
 )
 from .keyfile import load_verification_key
 from .rawhttp import parse_raw_request
-from .sign import Fault, SignedRequest, margo_components, sign_request
+from .sign import (
+    Fault,
+    SignaturePlan,
+    SignedRequest,
+    apply_fault,
+    margo_components,
+    plan_signature,
+    sign_plan,
+    sign_request,
+)
 from .verify import (
     MARGO_POLICY,
     RFC9421_POLICY,
@@ -54,6 +63,8 @@ __all__ = [
     "DigestSyntaxError",
     "Fault",
     "HttpSigAuth",
+    "SignaturePlan",
+    "SigningOptions",
     "PrivateKey",
     "PublicKey",
     "SignedRequest",
@@ -71,6 +82,10 @@ __all__ = [
     "margo_components",
     "parse_content_digest",
     "parse_raw_request",
+    "apply_fault",
+    "plan_signature",
+    "sign_httpx_request",
+    "sign_plan",
     "sign_request",
     "verify_captured",
     "verify_request",

@@ -1,7 +1,10 @@
-"""``HttpSigAuth``: the signer as an ``httpx.Auth``, so any httpx client sends Margo-signed requests.
+"""Signing httpx requests: the one path every signed request of the harness takes.
 
-It signs ``str(request.url)``, the exact URL httpx sends (a base-URL prefix included, Q-23/Q-24), over the
-exact body bytes, and keeps every ``SignedRequest`` as evidence.
+``SigningOptions`` says how to sign (algorithm, keyid, label, ``alg`` parameter, at most one ``Fault``);
+``sign_httpx_request`` signs a built ``httpx.Request`` in place over ``str(request.url)``, the exact URL httpx
+sends (a base-URL prefix included, Q-23/Q-24), and its exact body bytes. The device's wire (the simulated
+device, the reference device client) and ``HttpSigAuth`` (any httpx client, e.g. a vendor's test code) both
+call it, so there is one implementation of "what goes on the wire" to get right.
 """
 
 from __future__ import annotations
@@ -9,11 +12,55 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
 
 import httpx
 
 from .algorithms import PrivateKey
 from .sign import Fault, SignedRequest, sign_request
+
+SIGNATURE_FIELDS = ("Content-Digest", "Signature-Input", "Signature")
+
+
+@dataclass(frozen=True)
+class SigningOptions:
+    """How to sign one request: the key and the core signer's knobs. A fault is just one more knob."""
+
+    key: PrivateKey
+    algorithm: str | None = None  # None: the key's natural Margo algorithm (httpsig.default_algorithm)
+    keyid: str | None = None  # None: hex SHA-256 of the SPKI (Q-02)
+    include_alg: bool = False
+    label: str = "sig1"
+    fault: Fault | None = None
+    fault_key: PrivateKey | None = None
+    fault_arg: str | None = None
+    created_offset_s: int = 0  # added to the signing time; only the 'created-stale' defect moves it
+
+    def with_fault(self, fault: Fault | str | None, *, fault_key: PrivateKey | None = None,
+                   fault_arg: str | None = None) -> SigningOptions:
+        return replace(self, fault=None if fault is None else Fault(fault), fault_key=fault_key,
+                       fault_arg=fault_arg)
+
+
+def sign_httpx_request(request: httpx.Request, options: SigningOptions, *,
+                       now: Callable[[], float] = time.time) -> SignedRequest:
+    """Sign ``request`` in place (its signature fields, and its body for TAMPERED_BODY) and return the record.
+
+    Raises ValueError when the options cannot sign this request (e.g. a body fault on a body-less request)."""
+    body = request.content
+    signed = sign_request(
+        request.method, str(request.url), body, options.key, algorithm=options.algorithm, keyid=options.keyid,
+        created=int(now()) + options.created_offset_s, label=options.label, include_alg=options.include_alg,
+        fault=options.fault, fault_key=options.fault_key, fault_arg=options.fault_arg, now=now,
+    )
+    for name in SIGNATURE_FIELDS:
+        request.headers.pop(name, None)  # never let a stale value ride along with the new one
+    request.headers.update(signed.headers)
+    if signed.body != body:  # TAMPERED_BODY: send other bytes than were signed
+        request.stream = httpx.ByteStream(signed.body)
+        request._content = signed.body
+        request.headers["Content-Length"] = str(len(signed.body))
+    return signed
 
 
 class HttpSigAuth(httpx.Auth):
@@ -34,33 +81,17 @@ class HttpSigAuth(httpx.Auth):
         now: Callable[[], float] = time.time,
         label: str = "sig1",
     ) -> None:
-        self.key = key
-        self.algorithm = algorithm
-        self.keyid = keyid
-        self.include_alg = include_alg
-        self.fault = Fault(fault) if fault is not None else None
-        self.fault_key = fault_key
-        self.fault_arg = fault_arg
+        self.options = SigningOptions(key, algorithm=algorithm, keyid=keyid, include_alg=include_alg, label=label,
+                                      fault=Fault(fault) if fault is not None else None, fault_key=fault_key,
+                                      fault_arg=fault_arg)
         self.now = now
-        self.label = label
         #: Every request signed, in order (evidence for the reports).
         self.history: list[SignedRequest] = []
         self._lock = threading.Lock()
 
     def sign(self, request: httpx.Request) -> SignedRequest:
-        """Sign ``request`` in place (headers, and the body for TAMPERED_BODY) and return the record."""
-        signed = sign_request(
-            request.method, str(request.url), request.content, self.key, algorithm=self.algorithm,
-            keyid=self.keyid, include_alg=self.include_alg, fault=self.fault, fault_key=self.fault_key,
-            fault_arg=self.fault_arg, now=self.now, label=self.label,
-        )
-        for name in ("Content-Digest", "Signature-Input", "Signature"):
-            request.headers.pop(name, None)  # never let a stale value ride along with the new one
-        request.headers.update(signed.headers)
-        if signed.body != request.content:  # TAMPERED_BODY: send other bytes than were signed
-            request.stream = httpx.ByteStream(signed.body)
-            request._content = signed.body
-            request.headers["Content-Length"] = str(len(signed.body))
+        """Sign ``request`` in place and return the record."""
+        signed = sign_httpx_request(request, self.options, now=self.now)
         with self._lock:
             self.history.append(signed)
         return signed

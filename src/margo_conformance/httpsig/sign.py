@@ -12,6 +12,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
@@ -101,7 +102,39 @@ def margo_components(body: bytes) -> list[Component]:
     return list(_WITH_BODY if body else _WITHOUT_BODY)
 
 
-def sign_request(
+@dataclass
+class SignaturePlan:
+    """Everything one signature will be made of, before any key is used: the output of planning, the input of
+    fault application and of signing. A fault is a change to a plan, so forged requests and correct ones go
+    through the same signing code."""
+
+    method: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    covered: list[Component]
+    params: list[tuple[str, object]]
+    algorithm: str
+    keyid: str
+    created: int
+    label: str
+    key: PrivateKey
+    #: The URL the signature base covers (another resource for TAMPERED_TARGET_URI).
+    signed_url: str = ""
+    #: Build the base with the general builder (extra headers, other components, a shape fault).
+    general_base: bool = False
+    fault: Fault | None = None
+    #: What the fault does at signing time: another key, a DER-encoded ECDSA signature, headers left out,
+    #: other body bytes on the wire, no signature at all.
+    signing_key: PrivateKey | None = None
+    ecdsa_der: bool = False
+    drop_input: bool = False
+    drop_signature: bool = False
+    sent_body: bytes | None = None
+    unsigned: bool = False
+
+
+def plan_signature(
     method: str,
     url: str,
     body: bytes | None,
@@ -113,30 +146,21 @@ def sign_request(
     label: str = "sig1",
     include_alg: bool = False,
     extra_headers: Mapping[str, str] | None = None,
-    fault: Fault | str | None = None,
-    fault_key: PrivateKey | None = None,
-    fault_arg: str | None = None,
     now: Callable[[], float] = time.time,
     components: Sequence[str] | None = None,
     expires: int | None = None,
     nonce: str | None = None,
     tag: str | None = None,
-) -> SignedRequest:
-    """Sign one request the Margo way (or with exactly one defect, ``fault``).
+) -> SignaturePlan:
+    """The Margo signature of one request, planned: covered components, digest header and parameters.
 
     Covered: ``@method``, ``@target-uri`` and ``content-digest`` when the body is non-empty; parameters
-    ``created`` and ``keyid`` (default: ``keyid_for(key)``), ``alg`` only with ``include_alg``; label
-    ``sig1``; ECDSA as raw r||s. ``extra_headers`` are other fields of the request (they are returned in
-    ``headers`` and can be covered through ``components``, which replaces the Margo component list; a
-    Content-Digest among them is kept as given). ``expires``, ``nonce`` and ``tag`` follow ``alg`` in the
-    parameters, in the RFC's order; the Margo profile uses none of them. ``key`` may be ``bytes`` (an
-    HMAC secret, for RFC vector B.2.5; ``keyid`` is then required). Raises ValueError when the inputs
-    cannot make a request (bad label, key/algorithm mismatch, a fault that does not apply, e.g.
-    ECDSA_DER with an RSA key or a body fault without a body).
-    """
-    fault = Fault(fault) if fault is not None else None
+    ``created`` and ``keyid`` (default: ``keyid_for(key)``), ``alg`` only with ``include_alg``; label ``sig1``.
+    ``extra_headers`` are other fields of the request (returned in ``headers`` and coverable through
+    ``components``, which replaces the Margo component list; a Content-Digest among them is kept as given).
+    ``expires``, ``nonce`` and ``tag`` follow ``alg`` in the RFC's order; the Margo profile uses none of them.
+    Raises ValueError when the inputs cannot make a request (bad label, key/algorithm mismatch)."""
     body = body or b""
-    method = method.upper()
     if not is_sf_key(label):
         raise ValueError(f"label {label!r} is not a Structured Field key ([a-z*][a-z0-9_-.*]*)")
     usable = algorithms_for_key(key)
@@ -145,82 +169,131 @@ def sign_request(
         raise ValueError(f"unknown signature algorithm {algorithm!r}")
     if algorithm not in usable:
         raise ValueError(f"algorithm {algorithm} does not fit a {type(key).__name__}")
-    if fault in _BODY_FAULTS and not body:
-        raise ValueError(f"fault {fault.value} needs a non-empty body")
-    if fault is Fault.ECDSA_DER and not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError("fault ecdsa-der applies to EC keys only")
-
-    headers: dict[str, str] = dict(extra_headers or {})
-    covered = [Component.of(c) for c in components] if components is not None else margo_components(body)
-    given_digest = next((name for name in headers if name.lower() == "content-digest"), None)
-    if given_digest is not None and fault in _BODY_FAULTS:
-        del headers[given_digest]  # the fault decides what the digest is
-        given_digest = None
-    if body and fault is not Fault.DIGEST_MISSING and given_digest is None:
-        headers["Content-Digest"] = _digest_header(body, fault)
-    elif fault is Fault.DIGEST_MISSING:
-        covered = [c for c in covered if c.name.lower() != "content-digest"]
-
-    if fault is Fault.COMPONENT_MISSING:
-        drop = fault_arg or "@target-uri"
-        if not any(c.name == drop for c in covered):
-            raise ValueError(f"component-missing: {drop!r} is not among {[c.name for c in covered]}")
-        covered = [c for c in covered if c.name != drop]
-    elif fault is Fault.UPPERCASE_COMPONENT:
-        target = fault_arg or ("content-digest" if any(c.name == "content-digest" for c in covered) else "@method")
-        if not any(c.name == target for c in covered):
-            raise ValueError(f"uppercase-component: {target!r} is not covered")
-        covered = [Component(_title_case(c.name), c.params) if c.name == target else c for c in covered]
-
-    if created is None:
-        created = int(now())
-    if fault is Fault.CREATED_STALE:
-        created -= CREATED_FAULT_OFFSET_S
-    elif fault is Fault.CREATED_FUTURE:
-        created += CREATED_FAULT_OFFSET_S
     if keyid is None:
         if isinstance(key, bytes):
             raise ValueError("an HMAC key has no public key to derive a keyid from; pass keyid")
         keyid = keyid_for(key)
-
-    params: list[tuple[str, object]] = [("created", int(created)), ("keyid", keyid)]
-    if fault is Fault.ALG_MISMATCH:
-        params.append(("alg", _mismatched_alg(key)))
-    elif include_alg:
+    headers: dict[str, str] = dict(extra_headers or {})
+    if body and not any(name.lower() == "content-digest" for name in headers):
+        headers["Content-Digest"] = content_digest(body)
+    params: list[tuple[str, object]] = [("created", int(created if created is not None else now())), ("keyid", keyid)]
+    if include_alg:
         params.append(("alg", algorithm))
     params += [(name, value) for name, value in (("expires", expires), ("nonce", nonce), ("tag", tag))
                if value is not None]
+    return SignaturePlan(
+        method=method.upper(), url=url, body=body, headers=headers,
+        covered=[Component.of(c) for c in components] if components is not None else margo_components(body),
+        params=params, algorithm=algorithm, keyid=keyid, created=int(params[0][1]), label=label, key=key,
+        signed_url=url, general_base=components is not None or bool(extra_headers),
+    )
 
-    if fault is Fault.UNSIGNED:
-        return SignedRequest(method, url, headers, body, None, None, None, None, label, fault)
 
-    params_value = _params_value(covered, params)
-    signed_url = _other_resource(url) if fault is Fault.TAMPERED_TARGET_URI else url
-    if components is None and not extra_headers and fault not in _SHAPE_FAULTS:
-        base = margo_signature_base(method, signed_url, headers.get("Content-Digest"), params_value)
+def apply_fault(plan: SignaturePlan, fault: Fault | str | None, *, fault_key: PrivateKey | None = None,
+                fault_arg: str | None = None) -> SignaturePlan:
+    """The plan with exactly one deliberate defect (the forge); ``None`` leaves it as it is.
+
+    Raises ValueError for a fault that does not apply (a body fault without a body, ECDSA_DER with a key
+    that is not EC, COMPONENT_MISSING / UPPERCASE_COMPONENT naming a component that is not covered)."""
+    if fault is None:
+        return plan
+    fault = Fault(fault)
+    plan.fault = fault
+    if fault in _BODY_FAULTS:
+        if not plan.body:
+            raise ValueError(f"fault {fault.value} needs a non-empty body")
+        for name in [n for n in plan.headers if n.lower() == "content-digest"]:
+            del plan.headers[name]  # the fault decides what the digest is
+        if fault is Fault.DIGEST_MISSING:
+            plan.covered = [c for c in plan.covered if c.name.lower() != "content-digest"]
+        else:
+            plan.headers["Content-Digest"] = _digest_header(plan.body, fault)
+    if fault in _SHAPE_FAULTS:
+        plan.general_base = True
+    if fault is Fault.COMPONENT_MISSING:
+        drop = fault_arg or "@target-uri"
+        if not any(c.name == drop for c in plan.covered):
+            raise ValueError(f"component-missing: {drop!r} is not among {[c.name for c in plan.covered]}")
+        plan.covered = [c for c in plan.covered if c.name != drop]
+    elif fault is Fault.UPPERCASE_COMPONENT:
+        target = fault_arg or ("content-digest" if any(c.name == "content-digest" for c in plan.covered) else "@method")
+        if not any(c.name == target for c in plan.covered):
+            raise ValueError(f"uppercase-component: {target!r} is not covered")
+        plan.covered = [Component(_title_case(c.name), c.params) if c.name == target else c for c in plan.covered]
+    elif fault in (Fault.CREATED_STALE, Fault.CREATED_FUTURE):
+        plan.created += -CREATED_FAULT_OFFSET_S if fault is Fault.CREATED_STALE else CREATED_FAULT_OFFSET_S
+        plan.params[0] = ("created", plan.created)
+    elif fault is Fault.ALG_MISMATCH:
+        plan.params = [p for p in plan.params if p[0] != "alg"]
+        plan.params.insert(2, ("alg", _mismatched_alg(plan.key)))
+    elif fault is Fault.TAMPERED_TARGET_URI:
+        plan.signed_url = _other_resource(plan.url)
+    elif fault is Fault.WRONG_KEY:
+        plan.signing_key = fault_key if fault_key is not None else _fresh_key_like(plan.key)
+    elif fault is Fault.ECDSA_DER:
+        if not isinstance(plan.key, ec.EllipticCurvePrivateKey):
+            raise ValueError("fault ecdsa-der applies to EC keys only")
+        plan.ecdsa_der = True
+    elif fault is Fault.SIGNATURE_WITHOUT_INPUT:
+        plan.drop_input = True
+    elif fault is Fault.INPUT_WITHOUT_SIGNATURE:
+        plan.drop_signature = True
+    elif fault is Fault.TAMPERED_BODY:
+        plan.sent_body = _tamper(plan.body)
+    elif fault is Fault.UNSIGNED:
+        plan.unsigned = True
+    return plan
+
+
+def sign_plan(plan: SignaturePlan) -> SignedRequest:
+    """Build the signature base of a plan, sign it (ECDSA as raw r||s) and return what to send."""
+    if plan.unsigned:
+        return SignedRequest(plan.method, plan.url, plan.headers, plan.body, None, None, None, None, plan.label,
+                             plan.fault)
+    params_value = _params_value(plan.covered, plan.params)
+    if plan.general_base:
+        base = build_signature_base(plan.method, plan.signed_url, plan.headers, plan.covered, params_value)
     else:
-        base = build_signature_base(method, signed_url, headers, covered, params_value)
-
-    signing_key, signing_alg = key, algorithm
-    if fault is Fault.WRONG_KEY:
-        signing_key = fault_key if fault_key is not None else _fresh_key_like(key)
-        if not algorithm_fits_key(signing_alg, signing_key):
-            signing_alg = default_algorithm(signing_key)
-    if fault is Fault.ECDSA_DER:
-        signature = sign_ecdsa_der(algorithm, key, base.encode("ascii"))  # type: ignore[arg-type]
+        base = margo_signature_base(plan.method, plan.signed_url, plan.headers.get("Content-Digest"), params_value)
+    signing_key, signing_alg = plan.signing_key or plan.key, plan.algorithm
+    if not algorithm_fits_key(signing_alg, signing_key):  # WRONG_KEY with a key of another type
+        signing_alg = default_algorithm(signing_key)
+    if plan.ecdsa_der:
+        signature = sign_ecdsa_der(plan.algorithm, plan.key, base.encode("ascii"))  # type: ignore[arg-type]
     else:
         signature = sign_bytes(signing_alg, signing_key, base.encode("ascii"))
-
-    if fault is not Fault.SIGNATURE_WITHOUT_INPUT:
-        headers["Signature-Input"] = f"{label}={params_value}"
-    if fault is not Fault.INPUT_WITHOUT_SIGNATURE:
-        headers["Signature"] = f"{label}=:{base64.b64encode(signature).decode('ascii')}:"
-    sent_body = _tamper(body) if fault is Fault.TAMPERED_BODY else body
+    headers = dict(plan.headers)
+    if not plan.drop_input:
+        headers["Signature-Input"] = f"{plan.label}={params_value}"
+    if not plan.drop_signature:
+        headers["Signature"] = f"{plan.label}=:{base64.b64encode(signature).decode('ascii')}:"
     return SignedRequest(
-        method=method, url=url, headers=headers, body=sent_body, signature_base=base, algorithm=algorithm,
-        keyid=keyid, created=int(created), label=label, fault=fault,
-        covered_components=[c.identifier for c in covered], signature=signature,
+        method=plan.method, url=plan.url, headers=headers,
+        body=plan.sent_body if plan.sent_body is not None else plan.body, signature_base=base,
+        algorithm=plan.algorithm, keyid=plan.keyid, created=plan.created, label=plan.label, fault=plan.fault,
+        covered_components=[c.identifier for c in plan.covered], signature=signature,
     )
+
+
+def sign_request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    key: PrivateKey,
+    *,
+    fault: Fault | str | None = None,
+    fault_key: PrivateKey | None = None,
+    fault_arg: str | None = None,
+    **planning: Any,
+) -> SignedRequest:
+    """Sign one request the Margo way (or with exactly one defect, ``fault``): plan, forge, sign.
+
+    ``planning`` are the keyword arguments of ``plan_signature`` (algorithm, keyid, created, label,
+    include_alg, extra_headers, now, components, expires, nonce, tag). ``key`` may be ``bytes`` (an HMAC
+    secret, for RFC vector B.2.5; ``keyid`` is then required). Raises ValueError when the inputs cannot make
+    a request."""
+    plan = plan_signature(method, url, body, key, **planning)
+    return sign_plan(apply_fault(plan, fault, fault_key=fault_key, fault_arg=fault_arg))
 
 
 def _params_value(covered: Sequence[Component], params: Sequence[tuple[str, object]]) -> str:
