@@ -11,7 +11,7 @@ DEMO    := reports/demo
 # `make report RUN=reports/<dir>`: which run to render (default: the demo runs).
 RUN     ?=
 
-.PHONY: setup setup-node test demo report bench clean
+.PHONY: setup setup-node test unit demo report bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ $(NODE_STAMP): package.json package-lock.json
 
 test: setup setup-node
 	$(PY) -m pytest -n $(WORKERS) --dist worksteal tests/suites tests
+
+# The fast tier while developing: everything except whole-suite runs, kill matrices and slow end-to-end tests.
+unit: setup setup-node
+	$(PY) -m pytest -n $(WORKERS) -m "not suite and not slow" tests
 
 # Certify both built-in references (the harness plays the device, then the WFM) and build the reports.
 demo: setup setup-node

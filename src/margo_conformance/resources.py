@@ -1,19 +1,43 @@
-"""Where the project's data lives: JSON Schemas, fixtures, features.
+"""Where the suites' data live: features, steps, JSON Schemas, fixtures (the catalog, payloads, SUT examples).
 
-The data directories sit at the project root (DESIGN.md section 2), next to ``src/``.
-The package is installed in editable mode by the Makefile, so they are found relative to this file;
-``MARGO_CONFORMANCE_HOME`` overrides the root for unusual installs.
+In the repository they sit at the top level next to ``src/`` (DESIGN.md section 2), and an editable install
+reads them there. The wheel carries the same directories inside the package (``margo_conformance/_data/``,
+hatchling ``force-include``); ``importlib.resources`` finds them. ``MARGO_CONFORMANCE_HOME`` overrides both.
+Nothing is ever written here: a run writes to its ``--output`` directory (default ``./reports/``).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("MARGO_CONFORMANCE_HOME", Path(__file__).resolve().parents[2]))
+#: The repository checkout this package runs from, or None when it runs from an installed wheel.
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _data_root() -> Path:
+    override = os.environ.get("MARGO_CONFORMANCE_HOME")
+    if override:
+        return Path(override)
+    packaged = resources.files("margo_conformance").joinpath("_data")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return _SOURCE_ROOT
+
+
+#: The directory holding features/, steps/, schemas/ and fixtures/ (the checkout, or the wheel's _data/).
+PROJECT_ROOT = _data_root()
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 FIXTURES_DIR = PROJECT_ROOT / "fixtures"
 PAYLOADS_DIR = FIXTURES_DIR / "payloads"
 REQUIREMENTS_FILE = FIXTURES_DIR / "requirements.yaml"
 FEATURES_DIR = PROJECT_ROOT / "features"
 STEPS_DIR = PROJECT_ROOT / "steps"
+#: The project's package.json (it pins the Allure CLI the HTML report is built with).
+PACKAGE_JSON = PROJECT_ROOT / "package.json"
+
+
+def checkout_root() -> Path | None:
+    """The repository checkout when running from one (its node_modules hold the pinned Allure CLI)."""
+    return _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "src").is_dir() else None

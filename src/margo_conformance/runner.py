@@ -85,7 +85,7 @@ def check_tag_expression(expression: str) -> None:
 
 def default_output(role: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return PROJECT_ROOT / "reports" / f"{stamp}-{role}"
+    return Path.cwd() / "reports" / f"{stamp}-{role}"
 
 
 def pytest_args(opts: RunOptions, output: Path) -> list[str]:
@@ -96,7 +96,7 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         "-p", "margo_conformance.pytest_plugin",
         "-p", "no:cacheprovider",
         "--margo-role", opts.role,
-        "--margo-sut", opts.sut,
+        "--margo-sut", opts.sut if opts.sut == "builtin" else str(Path(opts.sut).resolve()),
         "--margo-output", str(output),
         "--alluredir", str(output / "allure-results"),
         "--junitxml", str(output / "junit.xml"),
@@ -146,7 +146,8 @@ def run(opts: RunOptions) -> int:
     # directory of its own, removed at the end whatever happened.
     run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
     try:
-        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp)})
+        # PYTHONDONTWRITEBYTECODE: an installed harness writes nothing into its installation (no __pycache__).
+        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), "PYTHONDONTWRITEBYTECODE": "1"})
     finally:
         shutil.rmtree(run_tmp, ignore_errors=True)
     if returncode == 4:

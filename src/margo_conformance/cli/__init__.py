@@ -30,6 +30,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("report", "margo_conformance.cli.report"),
     ("device", "margo_conformance.device.cli"),
     ("wfm", "margo_conformance.wfm.cli"),
+    ("init", "margo_conformance.cli.init"),
 ]
 
 
@@ -54,6 +55,24 @@ def _register(only: str | None = None) -> None:
 def version() -> None:
     """Print the harness version."""
     typer.echo(__version__)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"margo-conformance {__version__}")
+        raise typer.Exit(0)
+
+
+@_app.callback()
+def _root(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                      help="print the harness version and exit"),
+) -> None:
+    """Conformance test harness for Margo Device Client Onboarding.
+
+    Exit codes: 0 pass / valid, 1 a MUST failed / invalid, 2 usage or configuration error, 3 the SUT could not
+    be reached. Start with 'margo-conformance init --role wfm' (or device) to write a SUT file.
+    """
 
 
 def main() -> None:
