@@ -24,6 +24,11 @@ class ConfigError(HarnessError):
 class SutUnreachable(HarnessError):
     """The SUT refused or dropped the connection, or its TLS handshake failed before any HTTP."""
 
+    #: True when the SUT gave no answer at all (refused, reset, silent); False when it answered at the TLS
+    #: layer (a certificate that does not verify, a handshake alert): it is alive, and each scenario still
+    #: says what it did. Only silence counts towards stopping a run early.
+    silent: bool = True
+
 
 class SutTimeout(HarnessError):
     """The SUT accepted the connection but gave no answer before the timeout."""

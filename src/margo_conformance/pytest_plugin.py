@@ -35,6 +35,8 @@ SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
 _RUN_KEY = pytest.StashKey["RunState"]()
 _JUDGE_KEY = pytest.StashKey[Judge]()
+#: Set when a phase of the scenario ended because the SUT gave no answer at all (the breaker counts these).
+_SILENT_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -150,11 +152,12 @@ class TransportBreaker:
         self.last = ""
         self.tripped = False
 
-    def saw(self, outcome: str, cause: str | None, message: str) -> None:
-        """Count one finished scenario: a SUT that did not answer adds one, a judged scenario resets the count."""
+    def saw(self, outcome: str, silent: bool, message: str) -> None:
+        """Count one finished scenario: a SUT that gave no answer at all adds one (a TLS refusal is an answer),
+        anything judged resets the count."""
         if not self.enabled or self.tripped or outcome == "not_tested":
             return
-        if cause == "unreachable":
+        if silent:
             self.in_a_row += 1
             self.last = message[:200]
             self.tripped = self.in_a_row >= self.LIMIT
@@ -383,6 +386,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     state = run_state(item.config)
     record = state.scenarios.setdefault(item.nodeid, _new_record(item))
     outcome, cause, message = _classify(call.excinfo, state.role)
+    if cause == "unreachable" and call.excinfo is not None:
+        item.stash[_SILENT_KEY] = bool(getattr(call.excinfo.value, "silent", True))
     if call.when == "setup" and call.excinfo is not None:
         record.finish(outcome, cause, message)
     elif call.when == "call":
@@ -392,7 +397,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif call.when == "teardown":
         if record.outcome is None:
             record.outcome = "passed"
-        state.breaker.saw(record.outcome, record.cause, record.message)
+        state.breaker.saw(record.outcome, item.stash.get(_SILENT_KEY, False), record.message)
         if call.excinfo is not None and record.outcome == "passed":
             record.finish("broken", "broken", f"teardown: {message}")
         judge_obj = item.stash.get(_JUDGE_KEY, None)
@@ -454,8 +459,12 @@ def _new_record(item: pytest.Item) -> ScenarioRecord:
         if variant and not any(f"<{k}>" in (getattr(template, "name", "") or "") for k in values):
             scenario_name = f"{scenario_name} [{variant}]"
     levels = _marks(item, "level")
+    # Gherkin tags reach pytest as a set: sort, so titles and JUnit names are the same in every run.
+    from .report.summary import requirement_sort_key
+
+    requirements = sorted(_marks(item, "requirement"), key=requirement_sort_key)
     return ScenarioRecord(id=item.nodeid, feature=feature, feature_file=feature_file, name=scenario_name,
-                          requirements=_marks(item, "requirement"), level=levels[0] if levels else "MUST",
+                          requirements=requirements, level=levels[0] if levels else "MUST",
                           interpretations=_marks(item, "interpretation"))
 
 

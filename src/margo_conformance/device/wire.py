@@ -36,9 +36,13 @@ class WfmUnreachable(SutUnreachable):
 class WfmNotTrusted(WfmUnreachable):
     """The server's certificate did not verify against the trust anchor (chain, dates or host name)."""
 
+    silent = False
+
 
 class WfmTlsFailed(WfmUnreachable):
     """The TLS handshake failed for another reason (no common protocol version or cipher, an alert)."""
+
+    silent = False
 
 
 class WfmTimeout(SutTimeout):
@@ -158,7 +162,10 @@ class Wire:
                 exchange.error = f"TLS handshake failed: {cause.reason or cause}"
                 raise WfmTlsFailed(f"{request.url}: {exchange.error}", exchange) from None
             exchange.error = f"{type(exc).__name__}: {cause or exc}"
-            raise WfmUnreachable(f"{request.method} {request.url}: {exchange.error}", exchange) from None
+            unreachable = WfmUnreachable(f"{request.method} {request.url}: {exchange.error}", exchange)
+            # No connection at all is silence; a server that closed the connection after it was set up answered.
+            unreachable.silent = isinstance(exc, httpx.ConnectError)
+            raise unreachable from None
         exchange.elapsed_s = time.monotonic() - start
         exchange.response = CapturedResponse(
             status=response.status_code,

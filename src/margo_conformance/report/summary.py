@@ -59,7 +59,7 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
                         strict: bool = False, deselected: tuple[str, ...] | list[str] = (),
                         selection_text: str = "") -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for req in sorted(catalog.all(), key=lambda r: _id_key(r.id)):
+    for req in sorted(catalog.all(), key=lambda r: requirement_sort_key(r.id)):
         if profile not in req.profiles:
             continue
         tagged = [s for s in scenarios if req.id in s["requirements"]]
@@ -115,7 +115,7 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
     return rows
 
 
-def _id_key(req_id: str) -> tuple[str, int, str]:
+def requirement_sort_key(req_id: str) -> tuple[str, int, str]:
     prefix, _, rest = req_id.partition("-")
     digits = "".join(ch for ch in rest if ch.isdigit())
     return (prefix, int(digits) if digits else 0, rest)
