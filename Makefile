@@ -11,7 +11,7 @@ DEMO    := reports/demo
 # `make report RUN=reports/<dir>`: which run to render (default: the demo runs).
 RUN     ?=
 
-.PHONY: setup setup-node test unit demo report bench clean
+.PHONY: setup setup-node test unit wheel demo report bench clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ test: setup setup-node
 unit: setup setup-node
 	$(PY) -m pytest -n $(WORKERS) -m "not suite and not slow" tests
 
+# The product: a wheel that carries the suites' data (dist/margo_conformance-<version>-py3-none-any.whl).
+wheel: setup
+	$(PY) -m pip wheel --no-deps --no-build-isolation -q -w dist .
+	@ls -l dist/*.whl
+
 # Certify both built-in references (the harness plays the device, then the WFM) and build the reports.
 demo: setup setup-node
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
@@ -54,4 +59,4 @@ bench: setup
 	$(PY) benchmarks/wfm_throughput.py
 
 clean:
-	rm -rf $(VENV) node_modules reports/demo .pytest_cache
+	rm -rf $(VENV) node_modules reports/demo .pytest_cache dist
