@@ -32,7 +32,7 @@ test: setup setup-node
 
 # The fast tier while developing: everything except whole-suite runs, kill matrices and slow end-to-end tests.
 unit: setup setup-node
-	$(PY) -m pytest -n $(WORKERS) -m "not suite and not slow" tests
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal -m "not suite and not slow" tests
 
 # The product: a wheel that carries the suites' data (dist/margo_conformance-<version>-py3-none-any.whl).
 wheel: setup
@@ -57,6 +57,7 @@ report: setup setup-node
 bench: setup
 	$(PY) benchmarks/httpsig_bench.py
 	$(PY) benchmarks/wfm_throughput.py
+	$(PY) benchmarks/load_generator.py
 
 clean:
 	rm -rf $(VENV) node_modules reports/demo .pytest_cache dist

@@ -1,5 +1,5 @@
 """Test tiers: ``make unit`` runs everything but the whole-suite runs (``tests/suites/``, the kill matrices,
-the wheel test) and the tests marked slow; ``make test`` runs everything."""
+the wheel test, the fleet load runs) and the tests marked slow; ``make test`` runs everything."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-_WHOLE_SUITE_DIRS = ("suites", "install")
+_WHOLE_SUITE_DIRS = ("suites", "install", "load")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -25,10 +25,14 @@ class Defect:
     #: Requirements that break with it by necessity, named so the kill matrix can tell a consequence
     #: from a stray failure (a client that verifies no certificate also accepts an expired one: TLS-04).
     related: tuple[str, ...] = ()
+    #: Shows only when requests overlap (a race, a lost write): the one-device-at-a-time suites cannot see it,
+    #: the fleet load mode (``margo-conformance load``) must. The kill matrices leave these to the load tests.
+    load_only: bool = False
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["related"] = list(self.related)
+        data["load_only"] = self.load_only
         return data
 
 

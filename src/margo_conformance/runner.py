@@ -95,6 +95,7 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         "-c", str(STEPS_DIR / "pytest.ini"),
         "-p", "margo_conformance.pytest_plugin",
         "-p", "no:cacheprovider",
+        "-p", "no:locust",  # Locust's pytest plugin is for locustfiles; the suites never load gevent
         "--margo-role", opts.role,
         "--margo-sut", opts.sut if opts.sut == "builtin" else str(Path(opts.sut).resolve()),
         "--margo-output", str(output),

@@ -203,7 +203,7 @@ CASES: dict[str, tuple[Probe, Any, Any]] = {
 
 
 def test_every_defect_has_a_probe() -> None:
-    assert set(CASES) == D.DEFECT_NAMES
+    assert set(CASES) == {d.name for d in D.DEFECTS if not d.load_only}
     assert len(D.DEFECTS) >= 15 and all(d.role == "wfm" and d.requirement for d in D.DEFECTS)
 
 
@@ -311,3 +311,24 @@ def test_narrow_defects_keep_their_neighbours(make_wfm, wfm_ca: TestCA) -> None:
         device = onboarded(revoked, http, wfm_ca)
         revoked.operator.reject(device.client_id)
         assert verdict(device.put()) == (403, "client-state")  # only revocation is ignored
+
+
+def test_the_race_defect_fails_only_overlapping_onboardings(make_wfm, wfm_ca: TestCA) -> None:
+    """onboarding-race-500: one device at a time onboards as usual; two at once, one of them gets a 500."""
+    import concurrent.futures
+
+    from margo_conformance.device.simulated import SimulatedDevice
+
+    server = make_wfm(D.ONBOARDING_RACE_500)
+
+    def onboard(n: int) -> int:
+        device = SimulatedDevice(server.base_url, server.client_ssl_context(), device_ca=wfm_ca, device_id=f"race-{n}")
+        try:
+            return device.onboard().response.status
+        finally:
+            device.close()
+
+    assert onboard(0) == 201
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(onboard, range(1, 9)))
+    assert 500 in statuses and 201 in statuses, statuses

@@ -16,6 +16,7 @@ from margo_conformance.wfm.store import Store
 from .helpers import Device, client_for, manifest
 
 
+@pytest.mark.slow  # 200 onboardings and a restart
 def test_200_concurrent_onboardings_survive_a_restart(tmp_path: Path, wfm_ca: TestCA) -> None:
     config = WfmConfig(observe=False)
     certs = [wfm_ca.issue_client_cert(f"storm-{i}") for i in range(200)]

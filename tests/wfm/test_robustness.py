@@ -134,6 +134,7 @@ def _assert_no_5xx(wfm: WfmServer, data: bytes) -> None:
         assert response.headers["content-type"] == "application/problem+json", response.headers
 
 
+@pytest.mark.slow  # a fuzzer: hundreds of requests (make test runs it, make unit does not)
 @SETTINGS
 @given(data=st.data())
 def test_mutated_capability_puts_never_get_5xx(wfm, fuzz_device, data) -> None:
@@ -143,6 +144,7 @@ def test_mutated_capability_puts_never_get_5xx(wfm, fuzz_device, data) -> None:
     _assert_no_5xx(wfm, _build(wfm, "PUT", target, body, fuzz_device.key, m))
 
 
+@pytest.mark.slow  # a fuzzer: hundreds of requests (make test runs it, make unit does not)
 @SETTINGS
 @given(data=st.data())
 def test_mutated_onboardings_never_get_5xx(wfm, fuzz_device, data) -> None:
@@ -153,6 +155,7 @@ def test_mutated_onboardings_never_get_5xx(wfm, fuzz_device, data) -> None:
     _assert_no_5xx(wfm, _build(wfm, "POST", target, body, fuzz_device.key, m))
 
 
+@pytest.mark.slow  # a fuzzer: hundreds of requests (make test runs it, make unit does not)
 @SETTINGS
 @given(target=st.lists(st.sampled_from(_PATH_PIECES + ["/api/v1/", "clients/", "capabilities/", "onboarding"]),
                        max_size=10).map(lambda parts: "/" + "".join(parts)),

@@ -31,6 +31,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("device", "margo_conformance.device.cli"),
     ("wfm", "margo_conformance.wfm.cli"),
     ("init", "margo_conformance.cli.init"),
+    ("load", "margo_conformance.cli.load"),
 ]
 
 
@@ -77,6 +78,11 @@ def _root(
 
 def main() -> None:
     wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    if wanted == "load" and "--help" not in sys.argv:
+        # Locust runs on gevent, which must patch the standard library before anything imports ssl or sockets.
+        from gevent import monkey
+
+        monkey.patch_all()
     _register(wanted if wanted in dict(_SUBCOMMANDS) else None)
     _app()
 

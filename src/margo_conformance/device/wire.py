@@ -19,7 +19,7 @@ from cryptography import x509
 from .. import __version__
 from ..errors import HarnessError, SutTimeout, SutUnreachable
 from ..evidence import CapturedRequest, CapturedResponse, Exchange, TlsFacts
-from ..httpsig.auth import SigningOptions, sign_httpx_request
+from ..httpsig.auth import SigningOptions, signature_fields
 from ..pki import describe_certificate
 
 USER_AGENT = f"margo-conformance-device/{__version__}"
@@ -115,17 +115,19 @@ class Wire:
         if body and content_type is not None:
             hdrs["Content-Type"] = content_type
         hdrs.update(headers or {})
-        request = self._client.build_request(method, self.url_for(path), content=body, headers=hdrs)
+        url = httpx.URL(self.url_for(path))  # parsed once: the exact URL sent is the URL signed
         base: str | None = None
         if signer is not None:
             try:
-                signed = sign_httpx_request(request, signer, now=self._now)
+                signed = signature_fields(method, str(url), body, signer, now=self._now)
             except ValueError as exc:  # e.g. a body fault on a body-less request: the caller's mistake
-                raise HarnessError(f"cannot sign {method} {request.url}: {exc}") from None
+                raise HarnessError(f"cannot sign {method} {url}: {exc}") from None
             body = signed.body  # a tampered body: other bytes than were signed go out
+            hdrs.update(signed.headers)
             base = signed.signature_base
             if signer.fault is not None:
                 note = f"{note}; fault={signer.fault.value}" if note else f"fault={signer.fault.value}"
+        request = self._client.build_request(method, url, content=body, headers=hdrs)
         return self._exchange(request, body, base, note)
 
     def resend(self, captured: CapturedRequest, *, note: str = "replay") -> Exchange:

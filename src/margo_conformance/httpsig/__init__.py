@@ -19,7 +19,7 @@ from .algorithms import (
     default_algorithm,
     keyid_for,
 )
-from .auth import HttpSigAuth, SigningOptions, sign_httpx_request
+from .auth import HttpSigAuth, SigningOptions, sign_httpx_request, signature_fields
 from .base import Component, ComponentError, build_signature_base
 from .digest import (
     EMPTY_BODY_DIGEST,
@@ -85,6 +85,7 @@ __all__ = [
     "apply_fault",
     "plan_signature",
     "sign_httpx_request",
+    "signature_fields",
     "sign_plan",
     "sign_request",
     "verify_captured",

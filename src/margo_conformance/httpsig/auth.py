@@ -1,10 +1,11 @@
 """Signing httpx requests: the one path every signed request of the harness takes.
 
 ``SigningOptions`` says how to sign (algorithm, keyid, label, ``alg`` parameter, at most one ``Fault``);
-``sign_httpx_request`` signs a built ``httpx.Request`` in place over ``str(request.url)``, the exact URL httpx
-sends (a base-URL prefix included, Q-23/Q-24), and its exact body bytes. The device's wire (the simulated
-device, the reference device client) and ``HttpSigAuth`` (any httpx client, e.g. a vendor's test code) both
-call it, so there is one implementation of "what goes on the wire" to get right.
+``signature_fields`` turns options into the signature of one request, over the exact URL and body bytes that
+are sent (a base-URL prefix included, Q-23/Q-24). The device's wire (the simulated device, the reference
+device client) signs before it builds the request, so the request is built once with its signature fields;
+``HttpSigAuth`` (any httpx client, e.g. a vendor's test code) signs a built request in place with
+``sign_httpx_request``. Both go through ``signature_fields``: one implementation of what goes on the wire.
 """
 
 from __future__ import annotations
@@ -42,17 +43,22 @@ class SigningOptions:
                        fault_arg=fault_arg)
 
 
-def sign_httpx_request(request: httpx.Request, options: SigningOptions, *,
-                       now: Callable[[], float] = time.time) -> SignedRequest:
-    """Sign ``request`` in place (its signature fields, and its body for TAMPERED_BODY) and return the record.
-
-    Raises ValueError when the options cannot sign this request (e.g. a body fault on a body-less request)."""
-    body = request.content
-    signed = sign_request(
-        request.method, str(request.url), body, options.key, algorithm=options.algorithm, keyid=options.keyid,
+def signature_fields(method: str, url: str, body: bytes, options: SigningOptions, *,
+                     now: Callable[[], float] = time.time) -> SignedRequest:
+    """The signature of one request as ``options`` say, over ``url`` exactly as it is sent: the one place
+    where options become a signature. Raises ValueError when they cannot sign it (a body fault, no body)."""
+    return sign_request(
+        method, url, body, options.key, algorithm=options.algorithm, keyid=options.keyid,
         created=int(now()) + options.created_offset_s, label=options.label, include_alg=options.include_alg,
         fault=options.fault, fault_key=options.fault_key, fault_arg=options.fault_arg, now=now,
     )
+
+
+def sign_httpx_request(request: httpx.Request, options: SigningOptions, *,
+                       now: Callable[[], float] = time.time) -> SignedRequest:
+    """Sign a built ``request`` in place (its signature fields, and its body for TAMPERED_BODY)."""
+    body = request.content
+    signed = signature_fields(request.method, str(request.url), body, options, now=now)
     for name in SIGNATURE_FIELDS:
         request.headers.pop(name, None)  # never let a stale value ride along with the new one
     request.headers.update(signed.headers)

@@ -89,8 +89,27 @@ def build_starlette(svc: WfmService) -> Starlette:
         """CERT-01..05: unauthenticated; the root CA as base64(DER) (or PEM), one line."""
         return Response(svc.certificate_body, media_type="application/json")
 
+    onboardings_in_flight = [0]  # the 'onboarding-race-500' defect's shared state
+
     async def onboarding(request: Request) -> Response:
         ctx = context(request)
+        if svc.config.has(D.ONBOARDING_RACE_500):
+            return await _racy_onboarding(ctx)
+        return await _onboarding(ctx)
+
+    async def _racy_onboarding(ctx: RequestContext) -> Response:
+        """The defect: a second onboarding while one is in flight loses the race (a 500, as a WFM whose
+        clientId allocation is not safe for concurrent requests would answer)."""
+        onboardings_in_flight[0] += 1
+        try:
+            if onboardings_in_flight[0] > 1:
+                return problem_response(_internal_error(ctx, RuntimeError("concurrent onboarding")), ctx)
+            await asyncio.sleep(0.01)  # the window in which a parallel request collides
+            return await _onboarding(ctx)
+        finally:
+            onboardings_in_flight[0] -= 1
+
+    async def _onboarding(ctx: RequestContext) -> Response:
         try:
             rejection = pipeline.run_checks(pipeline.ONBOARDING_CHECKS, ctx, svc)
             if rejection is None:

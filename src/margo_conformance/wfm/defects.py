@@ -43,6 +43,7 @@ EXTENSIONS_REJECTED = "extensions-rejected"
 DEVICE_ID_MISMATCH_ACCEPTED = "device-id-mismatch-accepted"
 SIG_UNCHECKED_ON_DELETE = "sig-unchecked-on-delete"
 UNSIGNED_400 = "unsigned-400"
+ONBOARDING_RACE_500 = "onboarding-race-500"
 
 
 def _d(name: str, requirement: str, description: str) -> Defect:
@@ -100,6 +101,10 @@ DEFECTS: tuple[Defect, ...] = (
            description="answers 400 instead of 401 to a request without a complete signature, on every route "
                        "(a deviation from Q-14 and Q-03, not a failure of the must axis)",
            related=("ONB-06",)),
+    Defect(name=ONBOARDING_RACE_500, role="wfm", requirement="ONB-07",
+           description="answers 500 to an onboarding request that arrives while another one is still being "
+                       "processed (a race under parallel onboarding; one device at a time never sees it)",
+           load_only=True),
 )
 
 DEFECT_NAMES: frozenset[str] = frozenset(d.name for d in DEFECTS)

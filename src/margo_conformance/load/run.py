@@ -1,0 +1,315 @@
+"""``margo-conformance load``: start the WFM (builtin) or check it (pre-flight), run the fleet on Locust, judge.
+
+Modes, as Locust has them:
+
+- local, ``--processes 1``: one process runs every user (LocalRunner);
+- local, ``--processes K``: this process is the master and starts K worker processes on loopback;
+- ``--master``: this process is the master and waits for ``--expect-workers`` workers started elsewhere
+  (``margo-conformance load --worker --master-host H --sut FILE`` on each machine);
+- ``--worker``: connect to a master, run the users it assigns, report the tally, exit when it quits.
+
+The master merges the workers' tallies (Locust's ``report_to_master`` / ``worker_report`` events) with its
+statistics and writes one summary. The run ends at ``--duration`` or when every device is done, whichever is
+first. Exit codes: 0 the violation rate is within ``--max-violation-rate``, 1 it is not (or nothing was
+measured), 2 usage error, 3 the WFM cannot be reached (pre-flight, same checks as ``run``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.stats import stats_history
+
+from .. import preflight
+from ..errors import ConfigError, HarnessError
+from ..sut import SutConfig, load_sut
+from .classify import ROUTES, Tally
+from .fleet import DeviceUser, FleetSettings, configure
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+#: How long the master waits for its workers to connect.
+WORKER_WAIT_S = 60.0
+#: How often the progress line and the time series are sampled.
+SAMPLE_EVERY_S = 1.0
+DEFAULT_MASTER_PORT = 5557
+
+
+@dataclass
+class LoadOptions:
+    sut: str = "builtin"
+    devices: int = 50
+    spawn_rate: float = 10.0
+    duration_s: float = 60.0
+    report_every_s: float = 1.0
+    reports: int = 5
+    processes: int = 1
+    master: bool = False
+    worker: bool = False
+    master_host: str = "127.0.0.1"
+    master_port: int = DEFAULT_MASTER_PORT
+    expect_workers: int = 1
+    output: Path | None = None
+    max_violation_rate: float = 0.0
+    fault_share: float = 0.05
+    defects: list[str] = field(default_factory=list)
+    quiet: bool = False
+
+    def validate(self) -> None:
+        if self.master and self.worker:
+            raise ConfigError("--master and --worker exclude each other")
+        for name, value in (("--devices", self.devices), ("--processes", self.processes),
+                            ("--expect-workers", self.expect_workers), ("--reports", self.reports)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+        for name, fvalue in (("--spawn-rate", self.spawn_rate), ("--duration", self.duration_s),
+                             ("--report-every", self.report_every_s)):
+            if fvalue <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {fvalue:g}")
+        if not 0 <= self.max_violation_rate <= 1 or not 0 <= self.fault_share <= 1:
+            raise ConfigError("--max-violation-rate and --fault-share are shares between 0 and 1")
+        if self.worker and self.sut == "builtin":
+            raise ConfigError("--worker needs --sut FILE: the WFM the master's fleet loads (a builtin WFM runs "
+                              "where the master is)")
+        if self.defects and self.sut != "builtin":
+            raise ConfigError("--defect applies only to --sut builtin (the reference WFM)")
+        if (self.master or self.worker) and self.processes != 1:
+            raise ConfigError("--processes starts local workers; with --master or --worker, start each worker "
+                              "yourself")
+
+
+# --- the WFM under load ---------------------------------------------------------------------------------
+
+
+class BuiltinWfm:
+    """The reference WFM as its own process (never in-process: gevent patches threads and sockets here)."""
+
+    def __init__(self, defects: list[str], work: Path) -> None:
+        from ..defects import defects_for
+
+        known = {d.name for d in defects_for("wfm")}
+        unknown = [d for d in defects if d not in known]
+        if unknown:
+            raise ConfigError(f"--defect: unknown wfm defect {', '.join(unknown)}; see 'margo-conformance defects "
+                              "--role wfm'")
+        self.data = work / "wfm-data"
+        self.port = _free_port()
+        argv = [sys.executable, "-m", "margo_conformance", "wfm", "serve", "--host", "127.0.0.1", "--port",
+                str(self.port), "--data-dir", str(self.data), "--trust", "auto"]
+        for defect in defects:
+            argv += ["--defect", defect]
+        self.log = open(work / "wfm.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not (self.data / "admin.json").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError(f"the builtin reference WFM did not start (see {work / 'wfm.log'})")
+            time.sleep(0.1)
+        self.sut_file = work / "builtin-wfm.toml"
+        self.sut_file.write_text(
+            f'[sut]\nrole = "wfm"\nname = "margo-conformance reference WFM'
+            f'{" (defects: " + ", ".join(defects) + ")" if defects else ""}"\n\n'
+            f'[wfm]\nbase_url = "https://127.0.0.1:{self.port}"\nca = "{self.data / "ca.pem"}"\n'
+            f'server_name = "localhost"\nrequest_timeout_s = 10\n')
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fleet_settings(sut: SutConfig, opts: LoadOptions) -> tuple[FleetSettings, Any]:
+    """Where the fleet connects and with which trust: the configured root CA, or the downloaded one."""
+    from ..pki import TestCA
+    from ..sut.wfm import open_wfm_under_test
+
+    assert sut.wfm is not None
+    target = open_wfm_under_test(sut, TestCA("unused"))
+    settings = FleetSettings(base_url=target.base_url, ssl_context=target.client_context(),
+                             timeout_s=target.timeout_s, reports=opts.reports, report_every_s=opts.report_every_s,
+                             fault_share=opts.fault_share)
+    return settings, target
+
+
+def _trust_fleet_ca(target: Any, fleet: Any, work: Path) -> None:
+    """An allow-list WFM must know this process's device CA before its devices onboard (CERT-12)."""
+    if target.operator.can("trust_issuer"):
+        ca_file = work / f"fleet-ca-{id(fleet)}.pem"
+        fleet.pool.ca.write_cert_pem(ca_file)
+        target.operator.perform("trust_issuer", ca_file=str(ca_file))
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def run_load(opts: LoadOptions) -> int:
+    try:
+        opts.validate()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    work = Path(tempfile.mkdtemp(prefix="margo-load-"))
+    builtin: BuiltinWfm | None = None
+    try:
+        if opts.sut == "builtin":
+            builtin = BuiltinWfm(opts.defects, work)
+            sut_path = builtin.sut_file
+        else:
+            sut_path = Path(opts.sut).resolve()
+        sut = load_sut(sut_path)
+        if sut.role != "wfm":
+            raise ConfigError(f"load certifies a WFM; the SUT file says sut.role = {sut.role!r}")
+        problem = preflight.check(sut)
+        if problem is not None:
+            print(problem.message if problem.exit_code == EXIT_UNREACHABLE else f"error: {problem.message}",
+                  file=sys.stderr)
+            return problem.exit_code
+        if opts.worker:
+            return _run_worker(opts, sut, work)
+        return _run_measured(opts, sut, sut_path, work)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    finally:
+        if builtin is not None:
+            builtin.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_worker(opts: LoadOptions, sut: SutConfig, work: Path) -> int:
+    settings, target = fleet_settings(sut, opts)
+    fleet = configure(settings, opts.devices)  # the master may give this worker any share of the fleet
+    _trust_fleet_ca(target, fleet, work)
+    env = Environment(user_classes=[DeviceUser], events=None)
+    env.events.report_to_master.add_listener(lambda client_id, data: data.__setitem__("margo", fleet.tally.take()))
+    runner = env.create_worker_runner(opts.master_host, opts.master_port)
+    runner.greenlet.join()
+    return EXIT_PASS
+
+
+@dataclass
+class Sample:
+    t_s: float
+    rates: dict[str, float]
+    p95_ms: dict[str, float | None]
+    users: int
+
+
+def _run_measured(opts: LoadOptions, sut: SutConfig, sut_path: Path, work: Path) -> int:
+    from .report import write_outputs
+
+    env = Environment(user_classes=[DeviceUser])
+    tally = Tally()
+    workers: list[subprocess.Popen[bytes]] = []
+    if opts.processes == 1 and not opts.master:
+        settings, target = fleet_settings(sut, opts)
+        fleet = configure(settings, opts.devices)
+        _trust_fleet_ca(target, fleet, work)
+        tally = fleet.tally
+        runner: Any = env.create_local_runner()
+        expected_workers = 0
+    else:
+        bind_host = opts.master_host if opts.master else "127.0.0.1"
+        port = opts.master_port if opts.master else _free_port()
+        runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+        env.events.worker_report.add_listener(lambda client_id, data: tally.merge(data.get("margo") or {}))
+        expected_workers = opts.expect_workers if opts.master else opts.processes
+        if not opts.master:
+            workers = [_start_worker(opts, sut_path, port, work, n) for n in range(opts.processes)]
+        _wait_for_workers(runner, expected_workers, workers)
+    gevent.spawn(stats_history, runner)
+    started = time.time()
+    samples: list[Sample] = []
+    runner.start(opts.devices, spawn_rate=opts.spawn_rate)
+    finished_by = _watch(runner, env, opts, started, samples, tally)
+    runner.quit()
+    for proc in workers:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    ended = time.time()
+    output = (opts.output or Path.cwd() / "reports" / f"{time.strftime('%Y%m%d-%H%M%S')}-load").resolve()
+    summary = write_outputs(output, env=env, sut=sut, opts=opts, tally=tally, samples=samples, started=started,
+                            ended=ended, finished_by=finished_by, workers=expected_workers)
+    if not opts.quiet:
+        for line in summary["console"]:
+            print(line)
+    return int(summary["result"]["exit_code"])
+
+
+def _start_worker(opts: LoadOptions, sut_path: Path, port: int, work: Path, n: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "margo_conformance", "load", "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(port), "--sut", str(sut_path), "--devices", str(opts.devices),
+            "--report-every", str(opts.report_every_s), "--reports", str(opts.reports),
+            "--fault-share", str(opts.fault_share)]
+    log = open(work / f"worker-{n}.log", "wb")  # noqa: SIM115 (the process owns it until it exits)
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for_workers(runner: Any, expected: int, workers: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + WORKER_WAIT_S
+    while len(runner.clients.ready) < expected:
+        dead = [p for p in workers if p.poll() is not None]
+        if dead:
+            raise HarnessError(f"a worker process exited before the load started (exit code {dead[0].returncode})")
+        if time.monotonic() > deadline:
+            raise HarnessError(f"only {len(runner.clients.ready)} of {expected} workers connected within "
+                               f"{WORKER_WAIT_S:g} s")
+        gevent.sleep(0.2)
+
+
+def _watch(runner: Any, env: Environment, opts: LoadOptions, started: float, samples: list[Sample],
+           tally: Tally) -> str:
+    """Sample every second, print the progress line, and say why the run ended."""
+    spawned = False
+    while True:
+        gevent.sleep(SAMPLE_EVERY_S)
+        elapsed = time.time() - started
+        rates = {route: _entry(env, route).current_rps for route in ROUTES}
+        p95 = {route: _entry(env, route).get_current_response_time_percentile(0.95) for route in ROUTES}
+        users = runner.user_count
+        samples.append(Sample(round(elapsed, 1), rates, p95, users))
+        spawned = spawned or users >= opts.devices or elapsed > opts.devices / opts.spawn_rate + 2
+        if not opts.quiet:
+            print(_progress(elapsed, users, rates, p95, env, tally), file=sys.stderr, flush=True)
+        if elapsed >= opts.duration_s:
+            return "duration"
+        if spawned and users == 0:
+            return "every device done"
+
+
+def _entry(env: Environment, route: str) -> Any:
+    method = {"onboarding POST": "POST", "capabilities PUT": "PUT", "capabilities DELETE": "DELETE"}[route]
+    return env.stats.get(route, method)
+
+
+def _progress(elapsed: float, users: int, rates: dict[str, float], p95: dict[str, float | None],
+              env: Environment, tally: Tally) -> str:
+    put_p95 = p95.get("capabilities PUT")
+    return (f"t={elapsed:5.1f}s devices {users:>5}  onboardings/s {rates['onboarding POST']:7.1f}  "
+            f"PUTs/s {rates['capabilities PUT']:7.1f}  p95 PUT {put_p95 or 0:5.0f} ms  "
+            f"requests {env.stats.total.num_requests}  failures {env.stats.total.num_failures}")
