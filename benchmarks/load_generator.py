@@ -3,7 +3,8 @@
 1. Signed requests a load process prepares per second (an httpx request with a capabilities manifest body,
    Content-Digest and an RFC 9421 signature through the one signing path, ``sign_httpx_request``), next to the
    raw ``cryptography`` ECDSA P-256 sign rate measured in the same run. Aim: at least half.
-2. What ``margo-conformance load`` drives against the builtin reference WFM with 1, 2 and 4 processes
+2. The onboardings per second a 2-process fleet drives when ``--storm`` devices all start at once.
+3. What ``margo-conformance load`` drives against the builtin reference WFM with 1, 2 and 4 processes
    (``--runs``, ``--duration``): onboardings/s, PUTs/s, p95 latency, violations.
 
     .venv/bin/python benchmarks/load_generator.py                      # both parts, 60-second runs
@@ -85,14 +86,33 @@ def fleet_run(processes: int, duration: float, devices: int) -> dict[str, object
     }
 
 
+def onboarding_storm(processes: int, devices: int) -> dict[str, object]:
+    """Every device at once, one report each: how many onboardings per second the fleet gets through."""
+    with tempfile.TemporaryDirectory() as out:
+        argv = [sys.executable, "-m", "margo_conformance", "load", "--processes", str(processes), "--devices",
+                str(devices), "--spawn-rate", str(devices), "--reports", "1", "--report-every", "0.1",
+                "--fault-share", "0", "--duration", "120", "--quiet", "--output", out]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=400)
+        summary = json.loads((Path(out) / "load-summary.json").read_text())
+    onboarding = next(r for r in summary["routes"] if r["route"] == "onboarding POST")
+    return {"processes": processes, "exit_code": done.returncode, "devices": devices,
+            "onboarded": onboarding["expected"], "duration_s": summary["run"]["duration_s"],
+            "finished_by": summary["run"]["finished_by"],
+            "onboardings_per_s": round(onboarding["expected"] / summary["run"]["duration_s"], 1),
+            "p95_onboarding_ms": onboarding["latency_ms"]["p95"], "violations": summary["result"]["violations"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="per generator measurement")
     parser.add_argument("--runs", default="1,2,4", help="process counts of the fleet runs ('' to skip)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per fleet run")
     parser.add_argument("--devices", type=int, default=400, help="devices per fleet run")
+    parser.add_argument("--storm", type=int, default=1000, help="devices of the 2-process onboarding storm (0: skip)")
     args = parser.parse_args()
     print(json.dumps({"generator": generator_figures(args.seconds)}, indent=2), flush=True)
+    if args.storm:
+        print(json.dumps({"onboarding_storm": onboarding_storm(2, args.storm)}), flush=True)
     for processes in [int(p) for p in args.runs.split(",") if p]:
         print(json.dumps({"fleet": fleet_run(processes, args.duration, args.devices)}), flush=True)
 
