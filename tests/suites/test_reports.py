@@ -84,6 +84,13 @@ def test_allure_result_carries_the_exchange_and_the_finding(defect_run) -> None:
     assert finding in evidence  # the finding that explains the verdict
 
 
+def test_a_failing_run_prints_no_harness_traceback(defect_run) -> None:
+    _, run = defect_run
+    assert run.exit_code == 1
+    assert "Traceback" not in run.log and "steps/" not in run.log and ".py:" not in run.log, run.log[-2000:]
+    assert "Result: FAIL" in run.log and "FAIL DIG-0" in run.log  # the summary block names the failed requirement
+
+
 def _failed_step(result: dict) -> dict:
     return next(step for step in result["steps"] if step["status"] == "failed")
 

@@ -151,7 +151,8 @@ def test_a_wfm_that_stops_answering_mid_run_ends_it_early_with_exit_3(standalone
     assert took < 90, f"took {took:.0f} s: the remaining scenarios waited for their timeouts"
 
 
-def test_sigterm_stops_the_launched_device_and_writes_the_summaries(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_signal_stops_the_launched_device_and_writes_the_summaries(tmp_path: Path, stop) -> None:
     pid_file = tmp_path / "device.pid"
     agent = tmp_path / "agent.py"
     agent.write_text("import os, sys, time\n"
@@ -166,13 +167,13 @@ def test_sigterm_stops_the_launched_device_and_writes_the_summaries(tmp_path: Pa
         assert time.monotonic() < deadline and harness.poll() is None, "the device was never launched"
         time.sleep(0.1)
     device_pid = int(pid_file.read_text())
-    harness.send_signal(signal.SIGTERM)
+    harness.send_signal(stop)
     output, _ = harness.communicate(timeout=40)
     assert harness.returncode == 1, output
     time.sleep(0.5)
     assert not _alive(device_pid), "the launched device outlived the harness"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["result"]["verdict"] == "INTERRUPTED" and summary["run"]["interrupted"] == "SIGTERM"
+    assert summary["result"]["verdict"] == "INTERRUPTED" and summary["run"]["interrupted"] == stop.name
     assert "INTERRUPTED" in output and "Traceback" not in output
 
 
