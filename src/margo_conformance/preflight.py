@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .patterns import CERTIFICATE_PATH
+from .patterns import CERTIFICATE_PATH, ONBOARDING_PATH
 from .sut import SutConfig, WfmTarget, command_words
 
 
@@ -61,6 +61,9 @@ def check_commands(sut: SutConfig) -> Problem | None:
                 templates.append((f"wfm.operator.{action}", value))
     for key, template in templates:
         program = command_words(template)[0]
+        if _relative_program(program):
+            return Problem(2, f"{key}: {program!r} is a relative path; give the program's absolute path (a launched "
+                              "device runs in its scenario's state directory)")
         if not _is_program(program):
             return Problem(2, f"{key}: command not found: {program!r} (not on PATH and not a file; give the full "
                               "path, or write {harness} for this harness's own command)")
@@ -72,6 +75,12 @@ def _is_program(word: str) -> bool:
         path = Path(word)
         return path.is_file() and _executable(path)
     return shutil.which(word) is not None
+
+
+def _relative_program(word: str) -> bool:
+    """``./agent`` or ``bin/agent``: it would resolve against a directory the user does not control (a launched
+    device runs in its scenario's state directory), so it must be absolute or a name on PATH."""
+    return "/" in word and not Path(word).is_absolute()
 
 
 def _executable(path: Path) -> bool:
@@ -175,8 +184,27 @@ def _certificate_api(target: WfmTarget, left: object) -> Problem | None:
         body = response.json()
     except ValueError:
         body = None
-    if response.status_code == 404 or not isinstance(body, dict):
-        return Problem(3, f"SUT unusable: GET {url} answered {response.status_code} ({content_type}), not the "
-                          "Certificate API's JSON: is the path prefix of wfm.base_url right? The harness appends "
-                          f"{CERTIFICATE_PATH} to it")
-    return None
+    if response.status_code == 404:
+        if target.ca_file is not None and _onboarding_route_exists(target, left):
+            return None  # only the Certificate API is missing: CERT-01 judges that, the rest can be tested
+        return Problem(3, f"SUT unusable: GET {url} answered 404 ({content_type}): is the path prefix of "
+                          f"wfm.base_url right? The harness appends {CERTIFICATE_PATH} to it")
+    if isinstance(body, dict) or target.ca_file is not None:
+        return None  # what the answer holds is the suite's to judge (CERT-01..05)
+    return Problem(3, f"SUT unusable: GET {url} answered {response.status_code} ({content_type}), not the "
+                      "Certificate API's JSON, so the root CA cannot be downloaded; configure wfm.ca with the root "
+                      "CA file to test the rest")
+
+
+def _onboarding_route_exists(target: WfmTarget, left: object) -> bool:
+    """Tells a WFM without a Certificate API from a wrong path prefix: an empty onboarding POST is refused
+    (400, 401, ...) where the route exists, 404 where it does not. Nothing is onboarded by it."""
+    import httpx
+
+    try:
+        with httpx.Client(verify=_context(target), timeout=left()) as client:  # type: ignore[operator]
+            response = client.post(target.base_url + ONBOARDING_PATH, json={},
+                                   extensions={"sni_hostname": _server_name(target)})
+    except httpx.HTTPError:
+        return False
+    return response.status_code != 404

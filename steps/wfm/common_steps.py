@@ -29,7 +29,7 @@ def new_device(scenario: WfmScenario, *, key_type: str = "p256", algorithm: str 
     name = name or f"sim-{secrets.token_hex(4)}"
     return SimulatedDevice(scenario.wfm.base_url, scenario.wfm.client_context(), device_ca=scenario.device_ca,
                            key_type=KeyType(key_type), algorithm=algorithm, device_id=name,
-                           timeout=scenario.wfm.timeout_s)
+                           timeout=scenario.wfm.timeout_s, server_name=scenario.wfm.tls_name)
 
 
 def onboard_for_setup(scenario: WfmScenario, device: SimulatedDevice, what: str) -> str:

@@ -22,7 +22,8 @@ def _observer_device(scenario: WfmScenario) -> SimulatedDevice:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    return SimulatedDevice(scenario.wfm.base_url, ctx, device_ca=scenario.device_ca, timeout=scenario.wfm.timeout_s)
+    return SimulatedDevice(scenario.wfm.base_url, ctx, device_ca=scenario.device_ca, timeout=scenario.wfm.timeout_s,
+                           server_name=scenario.wfm.tls_name)
 
 
 @when("the device requests the root CA certificate without signing the request")

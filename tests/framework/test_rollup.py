@@ -216,3 +216,6 @@ def test_an_interrupted_run_is_not_a_pass_and_an_aborted_one_is_unreachable() ->
     rec.interrupted, rec.aborted = None, "stopped early: the WFM stopped answering"
     result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
     assert (result["verdict"], result["exit_code"]) == ("UNREACHABLE", 3)
+    rec.scenarios["f"] = sr("f", "failed", "failed", [verdict(["SIG-10"], False, "must")])
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]  # an earlier failure stays named
+    assert result["exit_code"] == 3 and "SIG-10" in result["headline"] and result["failed_musts"] == ["SIG-10"]

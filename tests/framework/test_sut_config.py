@@ -134,7 +134,20 @@ def test_preflight_names_the_key_of_a_command_that_does_not_exist(tmp_path) -> N
 
     path = tmp_path / "d.toml"
     path.write_text('[sut]\nrole = "device"\nname = "x"\n[device]\nlaunch = "{harness} device run"\n'
-                    'launch_gateway = "./missing-agent --gateway"\n')
+                    'launch_gateway = "/opt/acme/missing-agent --gateway"\n')
     problem = preflight.check(load_sut(path))
     assert problem is not None and problem.exit_code == 2
-    assert problem.message.startswith("device.launch_gateway: command not found: './missing-agent'")
+    assert problem.message.startswith("device.launch_gateway: command not found: '/opt/acme/missing-agent'")
+
+
+def test_preflight_refuses_a_relative_program_path(tmp_path) -> None:
+    """A launched device runs in its scenario's state directory, so ./agent would not be the file checked."""
+    from margo_conformance import preflight
+    from margo_conformance.sut import load_sut
+
+    (tmp_path / "agent").write_text("#!/bin/sh\n")
+    (tmp_path / "agent").chmod(0o755)
+    path = tmp_path / "d.toml"
+    path.write_text('[sut]\nrole = "device"\nname = "x"\n[device]\nlaunch = "./agent {wfm_url}"\n')
+    problem = preflight.check(load_sut(path))
+    assert problem is not None and problem.exit_code == 2 and "relative path" in problem.message

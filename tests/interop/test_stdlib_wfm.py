@@ -60,9 +60,8 @@ def stdlib_wfm(tmp_path: Path) -> Iterator[StdlibWfm]:
         server.stop()
 
 
-def run_harness(server: StdlibWfm, out: Path, keyword: str) -> tuple[int, dict[str, Any], str]:
-    """What a vendor runs: a SUT file (root CA from the Certificate API), then `run --strict`."""
-    out.mkdir()
+def sut_file(server: StdlibWfm, out: Path) -> Path:
+    """The SUT file a vendor would write for it (root CA from the Certificate API)."""
     sut = out / "stdlib-wfm.toml"
     sut.write_text(f"""[sut]
 role = "wfm"
@@ -75,6 +74,13 @@ ca = "download"
 server_name = "localhost"
 request_timeout_s = 10
 """)
+    return sut
+
+
+def run_harness(server: StdlibWfm, out: Path, keyword: str) -> tuple[int, dict[str, Any], str]:
+    """What a vendor runs: a SUT file, then `run --strict`."""
+    out.mkdir()
+    sut = sut_file(server, out)
     cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut", str(sut), "--strict",
            "-k", keyword, "--output", str(out / "report")]
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HARNESS_TIMEOUT_S,
@@ -123,3 +129,24 @@ def test_the_same_wfm_without_signature_checks_on_delete_fails(tmp_path: Path) -
     # The unknown clientId is still refused with 404 before any signature check.
     assert any(s["name"] == "The capabilities DELETE refuses unknown-client" and s["outcome"] == "passed"
                for s in summary["scenarios"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(HARNESS_TIMEOUT_S + 60)
+def test_the_fleet_load_mode_judges_the_stdlib_wfm_without_a_violation(stdlib_wfm: StdlibWfm, tmp_path: Path) -> None:
+    """The load mode's classification against a WFM on another HTTP stack: every onboarding, report, wrong-key
+    report and delete of a small fleet is answered as the profile expects (0 violations)."""
+    from margo_conformance.load.report import validate_load_summary
+
+    out = tmp_path / "load"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "margo_conformance", "load", "--sut", str(sut_file(stdlib_wfm, out)), "--devices",
+           "10", "--spawn-rate", "10", "--reports", "3", "--report-every", "0.3", "--fault-share", "0.3",
+           "--duration", "20", "--output", str(out / "report")]
+    done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HARNESS_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((out / "report" / "load-summary.json").read_text())
+    assert validate_load_summary(summary) == [] and summary["result"]["violations"] == 0
+    routes = {r["route"]: r for r in summary["routes"]}
+    assert routes["onboarding POST"]["expected"] == 10 and routes["capabilities DELETE"]["expected"] == 10
+    assert routes["capabilities PUT"]["expected"] == 30

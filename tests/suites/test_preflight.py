@@ -185,3 +185,73 @@ def test_tags_matching_nothing_is_exit_2_in_the_summary_too(tmp_path: Path) -> N
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["result"]["verdict"] == "NO SCENARIOS" and summary["result"]["exit_code"] == 2
     assert "(exit code 2)" in done.stdout
+
+
+class _Routes(http.server.BaseHTTPRequestHandler):
+    """A JSON API that has the onboarding route but no Certificate API (answers 404 there)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int) -> None:
+        body = b'{"error": "x"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(404)  # no Certificate API anywhere
+
+    def do_POST(self) -> None:
+        self._answer(400 if self.path == "/prefix/api/v1/onboarding" else 404)
+
+
+@contextmanager
+def _https(handler: type, ctx: ssl.SSLContext) -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _target(base_url: str, ca: Path) -> object:
+    from margo_conformance.sut import WfmTarget
+
+    return WfmTarget(base_url=base_url, ca=str(ca), server_name="localhost", request_timeout_s=TIMEOUT_S)
+
+
+def test_a_wfm_without_a_certificate_api_is_still_tested_when_the_root_ca_is_configured(server_tls) -> None:
+    """Missing the Certificate API is CERT-01's failure for the suite to judge, not a reason to stop the run;
+    a wrong path prefix (the onboarding route is missing too) still stops it."""
+    from margo_conformance import preflight
+
+    ctx, root = server_tls
+    with _https(_Routes, ctx) as port:
+        assert preflight.check_wfm(_target(f"https://127.0.0.1:{port}/prefix", root)) is None  # type: ignore[arg-type]
+        wrong = preflight.check_wfm(_target(f"https://127.0.0.1:{port}/other", root))  # type: ignore[arg-type]
+    assert wrong is not None and wrong.exit_code == 3 and "path prefix of wfm.base_url" in wrong.message
+
+
+def test_the_run_verifies_wfm_server_name_when_base_url_is_an_ip(tmp_path: Path) -> None:
+    """A vendor certificate that names only a DNS name: with server_name the device's wire verifies that
+    name (SNI too), as the pre-flight does; without it the IP address does not match."""
+    from margo_conformance.device.wire import Wire, WfmNotTrusted
+
+    ca = TestCA("server_name test root")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_server_cert("wfm.test").configure_cert(server_ctx)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca.configure_trust(client_ctx)
+    with _https(_Routes, server_ctx) as port:
+        with Wire(f"https://127.0.0.1:{port}/prefix", client_ctx, timeout=5, server_name="wfm.test") as wire:
+            assert wire.send("POST", "/api/v1/onboarding", b"{}").response.status == 400
+        with Wire(f"https://127.0.0.1:{port}/prefix", client_ctx, timeout=5) as wire:
+            with pytest.raises(WfmNotTrusted):
+                wire.send("POST", "/api/v1/onboarding", b"{}")

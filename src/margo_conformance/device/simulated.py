@@ -52,7 +52,7 @@ class SimulatedDevice:
                  algorithm: str | None = None, include_alg: bool = False, keyid: str | None = None,
                  cert_form: CertEncoding | str = CertEncoding.B64_DER, device_id: str = "sim-device-1",
                  timeout: float = 10.0, now: Callable[[], float] = time.time,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, server_name: str | None = None) -> None:
         """``identity`` defaults to a fresh key of ``key_type`` with a clean certificate from ``device_ca``
         (the issuer a WFM may be told to trust; a fresh TestCA when not given)."""
         self.device_ca = device_ca or TestCA("Margo simulated device manufacturer CA")
@@ -62,7 +62,8 @@ class SimulatedDevice:
         self.client_id: str | None = None
         self.exchanges: list[Exchange] = []
         self._signer = Signer(self.identity.key, algorithm=algorithm, keyid=keyid, include_alg=include_alg)
-        self._wire = Wire(base_url, ssl_context, timeout=timeout, now=now, transport=transport)
+        self._wire = Wire(base_url, ssl_context, timeout=timeout, now=now, transport=transport,
+                          server_name=server_name)
 
     # -- identity helpers -------------------------------------------------------------------------
     @property

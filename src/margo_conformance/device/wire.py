@@ -96,9 +96,13 @@ class Wire:
     """One WFM base URL, one TLS context, one connection pool; every call has a timeout."""
 
     def __init__(self, base_url: str, ssl_context: ssl.SSLContext, *, timeout: float = 10.0,
-                 now: Callable[[], float] = time.time, transport: httpx.BaseTransport | None = None) -> None:
+                 now: Callable[[], float] = time.time, transport: httpx.BaseTransport | None = None,
+                 server_name: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")  # may carry a path prefix before /api/v1 (Q-23)
         self._now = now
+        #: The TLS name to send (SNI) and verify, when it is not the URL's host (a base URL with an IP address:
+        #: the SUT file's ``wfm.server_name``).
+        self._extensions = {"sni_hostname": server_name} if server_name else {}
         self._client = httpx.Client(verify=ssl_context, timeout=httpx.Timeout(timeout), http1=True,
                                     http2=False, follow_redirects=False, trust_env=False,
                                     headers={"User-Agent": USER_AGENT}, transport=transport)
@@ -127,12 +131,13 @@ class Wire:
             base = signed.signature_base
             if signer.fault is not None:
                 note = f"{note}; fault={signer.fault.value}" if note else f"fault={signer.fault.value}"
-        request = self._client.build_request(method, url, content=body, headers=hdrs)
+        request = self._client.build_request(method, url, content=body, headers=hdrs, extensions=self._extensions)
         return self._exchange(request, body, base, note)
 
     def resend(self, captured: CapturedRequest, *, note: str = "replay") -> Exchange:
         """Send an earlier request again, byte for byte: same URL, headers (signature included), body."""
-        request = httpx.Request(captured.method, captured.url, headers=captured.headers, content=captured.body)
+        request = httpx.Request(captured.method, captured.url, headers=captured.headers, content=captured.body,
+                                extensions=self._extensions)
         return self._exchange(request, captured.body, None, note)
 
     def _exchange(self, request: httpx.Request, body: bytes, base: str | None, note: str) -> Exchange:

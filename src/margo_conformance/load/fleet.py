@@ -40,6 +40,7 @@ class FleetSettings:
     base_url: str
     ssl_context: ssl.SSLContext
     timeout_s: float
+    server_name: str | None = None
     reports: int = 5
     report_every_s: float = 1.0
     fault_share: float = 0.05
@@ -89,7 +90,8 @@ class DeviceUser(User):
         s = self.fleet.settings
         self.reports_done = 0
         self.device = SimulatedDevice(s.base_url, s.ssl_context, identity=self.fleet.pool.take(),
-                                      device_id=f"load-{os.getpid()}-{next(self.fleet.numbers)}", timeout=s.timeout_s)
+                                      device_id=f"load-{os.getpid()}-{next(self.fleet.numbers)}", timeout=s.timeout_s,
+                                      server_name=s.server_name)
         ok = self._request(ONBOARDING, "POST", lambda: self.device.onboard(), must_fail=False)
         if not ok or self.device.client_id is None:
             raise StopUser()

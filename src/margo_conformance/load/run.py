@@ -140,13 +140,12 @@ def _free_port() -> int:
 
 def fleet_settings(sut: SutConfig, opts: LoadOptions) -> tuple[FleetSettings, Any]:
     """Where the fleet connects and with which trust: the configured root CA, or the downloaded one."""
-    from ..pki import TestCA
     from ..sut.wfm import open_wfm_under_test
 
     assert sut.wfm is not None
-    target = open_wfm_under_test(sut, TestCA("unused"))
+    target = open_wfm_under_test(sut)  # a SUT file (builtin runs as a process with its own file)
     settings = FleetSettings(base_url=target.base_url, ssl_context=target.client_context(),
-                             timeout_s=target.timeout_s, reports=opts.reports, report_every_s=opts.report_every_s,
+                             timeout_s=target.timeout_s, server_name=target.tls_name, reports=opts.reports, report_every_s=opts.report_every_s,
                              fault_share=opts.fault_share)
     return settings, target
 
@@ -263,7 +262,9 @@ def _run_measured(opts: LoadOptions, sut: SutConfig, sut_path: Path, work: Path)
 
 def _start_worker(opts: LoadOptions, sut_path: Path, port: int, work: Path, n: int) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "margo_conformance", "load", "--worker", "--master-host", "127.0.0.1",
-            "--master-port", str(port), "--sut", str(sut_path), "--devices", str(opts.devices),
+            "--master-port", str(port), "--sut", str(sut_path),
+            # the pool a worker mints up front: its even share (Locust spreads users evenly); more are minted on demand
+            "--devices", str(-(-opts.devices // opts.processes) + 1),
             "--report-every", str(opts.report_every_s), "--reports", str(opts.reports),
             "--fault-share", str(opts.fault_share)]
     log = open(work / f"worker-{n}.log", "wb")  # noqa: SIM115 (the process owns it until it exits)

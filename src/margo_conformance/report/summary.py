@@ -187,6 +187,8 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
     if unreachable or record.aborted:
         verdict, exit_code = "UNREACHABLE", 3
         headline = record.aborted or "the SUT could not be reached in any scenario"
+        if failed_musts:  # what failed before the WFM went silent is still a failure; say so
+            headline += f"; before that, {len(failed_musts)} requirement(s) failed: {', '.join(failed_musts)}"
     elif record.interrupted:
         verdict, exit_code = "INTERRUPTED", 1
         headline = f"stopped by {record.interrupted} after {len(scenarios)} scenario(s); the summaries cover what ran"

@@ -49,6 +49,11 @@ class WfmUnderTest:
         return urlsplit(self.base_url).hostname or ""
 
     @property
+    def tls_name(self) -> str | None:
+        """The name to verify when it differs from the base URL's host (``wfm.server_name``), else None."""
+        return self.server_name if self.server_name and self.server_name != self.host else None
+
+    @property
     def port(self) -> int:
         return urlsplit(self.base_url).port or 443
 
@@ -69,15 +74,19 @@ class WfmUnderTest:
         ctx.verify_mode = ssl.CERT_NONE
         try:
             with httpx.Client(verify=ctx, timeout=self.timeout_s) as client:
-                response = client.get(self.base_url + CERTIFICATE_PATH)
+                response = client.get(self.base_url + CERTIFICATE_PATH,
+                                      extensions={"sni_hostname": self.tls_name} if self.tls_name else None)
         except httpx.TimeoutException as exc:
             raise SutTimeout(f"root CA download: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise SutUnreachable(f"root CA download: {exc}") from None
         try:
-            value = response.json()["certificate"]
+            document = response.json()
+            value = document["certificate"] if isinstance(document, dict) else None
+            if not isinstance(value, str):
+                raise ValueError("the answer has no 'certificate' string")
             return decode_certificate(value, strict=False).certificate
-        except (ValueError, KeyError, TypeError, CertificateDecodeError) as exc:
+        except (ValueError, CertificateDecodeError) as exc:
             raise HarnessError(
                 f"cannot learn the WFM root CA from {CERTIFICATE_PATH} (status {response.status_code}): {exc}; "
                 "configure wfm.ca with the root CA file to test the rest"
@@ -98,9 +107,11 @@ class WfmUnderTest:
             self._server = None
 
 
-def open_wfm_under_test(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:
-    """Start (builtin) or describe (vendor) the WFM; the caller closes it at the end of the run."""
+def open_wfm_under_test(sut: SutConfig, device_ca: TestCA | None = None) -> WfmUnderTest:
+    """Start (builtin: its allow-list holds ``device_ca``) or describe (vendor) the WFM; the caller closes it."""
     if sut.builtin:
+        if device_ca is None:
+            raise HarnessError("the builtin WFM needs the simulated devices' CA to allow-list")
         return _start_builtin(sut, device_ca)
     assert sut.wfm is not None
     configured = None
