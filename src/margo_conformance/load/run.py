@@ -238,7 +238,7 @@ def _run_measured(opts: LoadOptions, sut: SutConfig, sut_path: Path, work: Path)
         expected_workers = opts.expect_workers if opts.master else opts.processes
         if not opts.master:
             workers = [_start_worker(opts, sut_path, port, work, n) for n in range(opts.processes)]
-        _wait_for_workers(runner, expected_workers, workers)
+        _wait_for_workers(runner, expected_workers, workers, work)
     gevent.spawn(stats_history, runner)
     started = time.time()
     samples: list[Sample] = []
@@ -271,12 +271,14 @@ def _start_worker(opts: LoadOptions, sut_path: Path, port: int, work: Path, n: i
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for_workers(runner: Any, expected: int, workers: list[subprocess.Popen[bytes]]) -> None:
+def _wait_for_workers(runner: Any, expected: int, workers: list[subprocess.Popen[bytes]], work: Path) -> None:
     deadline = time.monotonic() + WORKER_WAIT_S
     while len(runner.clients.ready) < expected:
-        dead = [p for p in workers if p.poll() is not None]
+        dead = [n for n, p in enumerate(workers) if p.poll() is not None]
         if dead:
-            raise HarnessError(f"a worker process exited before the load started (exit code {dead[0].returncode})")
+            log = (work / f"worker-{dead[0]}.log").read_text(errors="replace").strip().splitlines()
+            raise HarnessError(f"worker {dead[0]} exited before the load started (exit code "
+                               f"{workers[dead[0]].returncode}): {log[-1] if log else 'no output'}")
         if time.monotonic() > deadline:
             raise HarnessError(f"only {len(runner.clients.ready)} of {expected} workers connected within "
                                f"{WORKER_WAIT_S:g} s")
