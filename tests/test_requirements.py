@@ -120,11 +120,15 @@ def test_mixed_digest_levels_are_kept_for_traceability(catalog: Catalog) -> None
     assert catalog.get("GEN-02").digest_level is None
 
 
+HARNESS_QUESTIONS = ["Q-H01", "Q-H02", "Q-H03", "Q-H04", "Q-H05"]
+
+
 def test_questions_and_profile(catalog: Catalog) -> None:
-    # Q-01..Q-32 are DIGEST section 6; are harness-numbered positions DIGEST states without a number.
-    assert [q.id for q in catalog.questions()] == [f"Q-{i:02d}" for i in range(1, 35)]
-    for qid in ("Q-33", "Q-34"):
+    # Q-01..Q-33 are DIGEST section 6; Q-H01.. are harness-numbered positions, in a form the DIGEST never uses.
+    assert [q.id for q in catalog.questions()] == [f"Q-{i:02d}" for i in range(1, 34)] + HARNESS_QUESTIONS
+    for qid in HARNESS_QUESTIONS:
         assert "harness-numbered" in catalog.question(qid).summary
+    assert "revoked" in catalog.question("Q-33").summary
     q = catalog.question("Q-08")
     assert "1.2" in q.summary and q.position
     assert q.get("question") == q.summary and q.get("position") == q.position and q.get("nope") is None
@@ -347,7 +351,7 @@ def test_cli_filters() -> None:
     result = runner.invoke(cli_app, ["requirements", "--json", "--counts-as", "SHOULD"])
     assert [d["id"] for d in json.loads(result.stdout)] == ["ERR-01", "ERR-02", "ERR-04", "ERR-05", "CAP-16"]
     result = runner.invoke(cli_app, ["requirements", "--questions", "--json"])
-    assert [q["id"] for q in json.loads(result.stdout)] == [f"Q-{i:02d}" for i in range(1, 35)]
+    assert [q["id"] for q in json.loads(result.stdout)] == [f"Q-{i:02d}" for i in range(1, 34)] + HARNESS_QUESTIONS
 
 
 @pytest.mark.parametrize(

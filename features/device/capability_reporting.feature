@@ -35,8 +35,9 @@ Feature: The device reports its capabilities
     Then each child was reported after its gateway (CAP-13)
     And the gateway's manifest has only identity fields (CAP-12)
 
-  @req:ERR-04 @level:SHOULD
+  @req:ERR-04 @level:SHOULD @interpretation:Q-H04
   Scenario: On 503 with Retry-After the device waits before it retries
+    Basis: analogy Q-H04: ERR-04's "clients MUST honour Retry-After" is stated for MIAF; the HTTPSIG text has no retry rules
     Given the WFM answers the first capabilities report with 503 and Retry-After 2
     When the device runs until it has reported its capabilities
     Then the device waited at least 2 seconds before retrying (ERR-04, advisory)

@@ -46,8 +46,9 @@ Feature: The device onboards with a well-formed, signed request
     When the device runs
     Then the device sends no capabilities report (ONB-15)
 
-  @req:ERR-04 @level:SHOULD
+  @req:ERR-04 @level:SHOULD @interpretation:Q-H04
   Scenario: A device whose onboarding was refused with 400 does not repeat the same request
+    Basis: analogy Q-H04: ERR-04's "retryable: false is not retried" is stated for MIAF; the HTTPSIG text has no retry rules
     Given the WFM refuses onboarding with 400
     When the device runs
     Then the device does not send the refused onboarding request again (ERR-04, advisory)

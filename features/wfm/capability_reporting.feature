@@ -2,7 +2,7 @@ Feature: Capability reporting
   The onboarded device reports a DeviceCapabilitiesManifest with
   PUT /api/v1/clients/{clientId}/capabilities/{deviceId} (201 created, 200 updated) and removes it with
   DELETE (204). A see-thru gateway reports itself first, then each child under a hierarchical deviceId.
-  A manifest that breaks the schema is refused (422 preferred, 400 accepted: Q-34).
+  A manifest that breaks the schema is refused (422 preferred, 400 accepted: Q-H02).
 
   Background:
     Given the device knows the WFM root CA
@@ -23,7 +23,7 @@ Feature: Capability reporting
     When the device deletes its capabilities
     Then the WFM answers 404 (CAP-06)
 
-  @level:MUST @interpretation:Q-34
+  @level:MUST @interpretation:Q-H02
   Scenario Outline: A manifest that breaks the schema is refused (<sample>)
     When the device reports the sample manifest "<sample>"
     Then the WFM refuses the manifest (<requirement>)
@@ -130,7 +130,8 @@ Feature: Capability reporting
     Then the error body is problem details or an error object (ERR-01)
     And the problem type is the Margo type for the status (ERR-02, advisory)
 
-  @req:CAP-07 @req:ERR-01 @level:MUST
-  Scenario: A capabilities report whose body is not JSON is refused with 400
+  @req:CAP-07 @req:ERR-01 @level:MUST @interpretation:Q-H05
+  Scenario: A capabilities report whose body is not JSON is refused, 400 preferred
+    Basis: text: a body that is not JSON is no DeviceCapabilitiesManifest and is refused; the HTTPSIG yaml states 400 for a digest fault only, so the code rests on Q-H05
     When the device reports a signed body that is not JSON
-    Then the WFM refuses it with 400 and an error document (CAP-07, ERR-01)
+    Then the WFM refuses it with an error document, 400 preferred by Q-H05 (CAP-07, ERR-01)

@@ -93,6 +93,7 @@ Feature: Onboarding a device client
 
   @req:ONB-09 @req:ONB-10 @level:MUST @interpretation:Q-12
   Scenario: The operator rejects an onboarding request held for a decision
+    Basis: text: ONB-10 the WFM MAY wait for a human to approve, and ONB-09 403 when the operator rejects the client
     Given the WFM holds onboarding requests of unknown issuers for an operator decision
     And the device has a client certificate from an unrelated CA
     When the device onboards while the operator rejects the held request
@@ -100,6 +101,7 @@ Feature: Onboarding a device client
 
   @req:ONB-07 @req:ONB-10 @level:MUST @interpretation:Q-12
   Scenario: The operator approves an onboarding request held for a decision
+    Basis: text: ONB-10 the WFM MAY wait for a human to approve, and ONB-07 201 with a clientId once it is trusted
     Given the WFM holds onboarding requests of unknown issuers for an operator decision
     And the device has a client certificate from an unrelated CA
     When the device onboards while the operator approves the held request
@@ -123,4 +125,4 @@ Feature: Onboarding a device client
   @req:ONB-02 @req:ERR-01 @level:MUST @interpretation:Q-15
   Scenario: An onboarding request whose body is not JSON is refused as malformed
     When the device onboards with a signed body that is not JSON
-    Then the WFM refuses it with 400 and an error document (ONB-02, ERR-01)
+    Then the WFM refuses it with an error document, 400 preferred by Q-15 (ONB-02, ERR-01)

@@ -38,6 +38,14 @@ DEVICE_ID_RE = re.compile(rf"^{DEVICE_ID}$")
 #: A requirement ID as the catalog writes it (SIG-11, TLS-M1).
 REQUIREMENT_ID = r"[A-Z]{2,5}-(?:M\d{1,2}|\d{2})"
 REQUIREMENT_ID_RE = re.compile(rf"^{REQUIREMENT_ID}$")
-#: An interpretation (open question) ID: Q-01 .. Q-99.
-QUESTION_ID = r"Q-\d{2}"
+#: An interpretation (open question) ID: Q-01 .. Q-99 are the DIGEST's own numbers; Q-H01 .. Q-H99 are positions
+#: this harness numbered itself (DIGEST states them without a number, or they are ours), kept apart so that a
+#: question the DIGEST adds later can never collide with one of ours (the DIGEST's Q-33 once did).
+QUESTION_ID = r"Q-H?\d{2}"
 QUESTION_ID_RE = re.compile(rf"^{QUESTION_ID}$")
+
+
+def question_sort_key(qid: str) -> tuple[bool, int]:
+    """The DIGEST's questions in number order, then the harness-numbered ones (Q-33 before Q-H01)."""
+    number = qid.split("-", 1)[1]
+    return number.startswith("H"), int(number.lstrip("H"))

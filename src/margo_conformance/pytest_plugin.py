@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from .basis import Basis
 from .errors import HarnessError, SutTimeout, SutUnreachable
 from .patterns import QUESTION_ID, REQUIREMENT_ID
 from .run_record import Cause, Outcome, RunRecord, ScenarioRecord, SutDescription
@@ -187,8 +188,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"req_{req.id.replace('-', '_')}: scenarios verifying {req.id}")
     for level in SEVERITY:
         config.addinivalue_line("markers", f"level_{level}: scenarios of level {level}")
-    for n in range(1, 100):
-        config.addinivalue_line("markers", f"q_Q_{n:02d}: scenarios resting on interpretation Q-{n:02d}")
+    for question in state.catalog.questions():
+        config.addinivalue_line("markers", f"q_{question.id.replace('-', '_')}: scenarios resting on interpretation "
+                                           f"{question.id}")
     _stop_on_sigterm(state)
 
 
@@ -279,6 +281,8 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     state = run_state(request.config)
     record = _new_record(request.node)
     allure.dynamic.title(f"{' '.join(record.requirements)} {record.name}".strip())
+    if record.basis is not None:
+        allure.dynamic.description(scenario_basis(request.node).describe())
     allure.dynamic.feature(feature.name)
     for family in dict.fromkeys(family_of(r) for r in record.requirements):
         allure.dynamic.epic(family)
@@ -441,6 +445,19 @@ def _scenario_template(item: pytest.Item) -> Any:
         return None
 
 
+def scenario_basis(item: pytest.Item) -> Basis | None:
+    """Where a scenario made by rule gets its level: the ``basis`` column of its Examples row (the route matrix),
+    else the ``Basis:`` line of its description (a hand-written scenario); None when it declares none."""
+    from .basis import from_description, parse
+
+    callspec = getattr(item, "callspec", None)
+    example = (callspec.params.get("_pytest_bdd_example") if callspec is not None else None) or {}
+    if isinstance(example, dict) and example.get("basis"):
+        return parse(str(example["basis"]))
+    template = _scenario_template(item)
+    return from_description(getattr(template, "description", "") or "") if template is not None else None
+
+
 def _new_record(item: pytest.Item) -> ScenarioRecord:
     feature, feature_file, scenario_name = "", "", item.name
     template = _scenario_template(item)
@@ -465,7 +482,8 @@ def _new_record(item: pytest.Item) -> ScenarioRecord:
     requirements = sorted(_marks(item, "requirement"), key=requirement_sort_key)
     return ScenarioRecord(id=item.nodeid, feature=feature, feature_file=feature_file, name=scenario_name,
                           requirements=requirements, level=levels[0] if levels else "MUST",
-                          interpretations=_marks(item, "interpretation"))
+                          interpretations=_marks(item, "interpretation"),
+                          basis=basis.to_dict() if (basis := scenario_basis(item)) is not None else None)
 
 
 # --- end of session -------------------------------------------------------------------------

@@ -56,7 +56,7 @@ DEFAULT_VERDICT: dict[str, str] = {
 }
 
 #: A requirement ID as the catalog writes it (SIG-11, TLS-M1): the one pattern steps and reports parse with.
-from .patterns import QUESTION_ID_RE as _Q_RE, REQUIREMENT_ID, REQUIREMENT_ID_RE as _ID_RE  # noqa: E402,F401
+from .patterns import QUESTION_ID_RE as _Q_RE, REQUIREMENT_ID, REQUIREMENT_ID_RE as _ID_RE, question_sort_key  # noqa: E402,F401
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _SOURCE_RE = re.compile(r"^[^\s@]+@[0-9a-f]{7,40}$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -273,7 +273,7 @@ class Catalog:
             raise KeyError(f"interpretation {qid!r} is not in the catalog's questions") from None
 
     def questions(self) -> list[Question]:
-        return sorted(self._questions.values(), key=lambda q: q.id)
+        return sorted(self._questions.values(), key=lambda q: question_sort_key(q.id))
 
     def interpretations_of(self, req_ids: list[str] | tuple[str, ...] | set[str]) -> list[Question]:
         """The interpretations a set of requirements rests on (what a report lists under 'readings')."""

@@ -28,6 +28,8 @@ class ScenarioRecord:
     requirements: list[str]
     level: str
     interpretations: list[str]
+    #: Where a scenario made by rule gets its level (``basis.Basis.to_dict``), None for one copied from the text.
+    basis: dict[str, Any] | None = None
     outcome: Outcome | None = None
     cause: Cause | None = None
     message: str = ""

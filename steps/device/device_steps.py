@@ -265,7 +265,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 def _(scenario: DeviceScenario, judge: Judge) -> None:
     if not checks.http(scenario.observations, checks.ONBOARDING_ROUTE):
         raise HarnessError(f"the device never tried to onboard: {scenario.explain()}")
-    judge(checks.refused_request_not_repeated(scenario.observations))
+    judge(checks.refused_request_not_repeated(scenario.observations).bound_to(interpretations=["Q-H04"]))
 
 
 @then(parsers.parse("the device's requests reached the WFM's API under its base URL ({req})"))
@@ -375,4 +375,4 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("the device waited at least {seconds:d} seconds before retrying (ERR-04, advisory)"))
 def _(scenario: DeviceScenario, judge: Judge, seconds: int) -> None:
-    judge(checks.retry_waited(scenario.observations, float(seconds)).bound_to("ERR-04"))
+    judge(checks.retry_waited(scenario.observations, float(seconds)).bound_to("ERR-04", interpretations=["Q-H04"]))

@@ -74,8 +74,8 @@ def _(scenario: WfmScenario) -> None:
 
 @then(parsers.parse("the WFM refuses the manifest ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    """Refused at all (must); 422 preferred, 400 accepted (Q-34, DIGEST CAP-09 "422 (or 400)")."""
-    judge_refusal(judge, scenario.last, requirement(req), "Q-34")
+    """Refused at all (must); 422 preferred, 400 accepted (Q-H02, DIGEST CAP-09 "422 (or 400)")."""
+    judge_refusal(judge, scenario.last, requirement(req), "Q-H02")
 
 
 @then(parsers.parse("the WFM refuses the unknown root member ({req}, advisory)"))

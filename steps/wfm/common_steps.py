@@ -101,11 +101,15 @@ def _(scenario: WfmScenario, judge: Judge, schema: str, req: str) -> None:
     judge(checks.json_matches(scenario.last, schema).bound_to(req_id))
 
 
-@then(parsers.parse("the WFM refuses it with 400 and an error document ({req}, ERR-01)"))
-def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
-    req_ids = requirements(req)
-    judge.all(checks.status_is(scenario.last, 400).bound_to(*req_ids),
-              checks.error_body_is_known_family(scenario.last))
+@then(parsers.parse("the WFM refuses it with an error document, 400 preferred by {question} ({req}, ERR-01)"))
+def _(scenario: WfmScenario, judge: Judge, req: str, question: str) -> None:
+    """Refused at all (must); 400 is the question's preferred code, since neither route states one for a body
+    that is not JSON (onboarding: Q-15; capabilities: Q-H05, MIAF states 400)."""
+    refusal = checks.refused(scenario.last).bound_to(*requirements(req))
+    verdicts = [refusal, checks.error_body_is_known_family(scenario.last)]
+    if refusal.passed:
+        verdicts.insert(1, checks.refused_with_preferred_code(scenario.last, question).bound_to(*requirements(req)))
+    judge.all(*verdicts)
 
 
 @then("the error body is problem details or an error object (ERR-01)")

@@ -32,6 +32,9 @@ class WfmScenario:
     first_onboarding: Exchange | None = None
     #: What the route matrix says the WFM owes the request just sent (protected_routes.feature).
     expect: Expect | None = None
+    #: The operator state the device's client was put in, and the clientId it had then (route matrix).
+    operator_state: str | None = None
+    decided_client_id: str | None = None
     #: A gateway deviceId of this scenario alone, so no earlier scenario's gateway can be a parent (CAP-13).
     gateway_id: str = field(default_factory=lambda: f"gw-hall2-{secrets.token_hex(3)}")
 

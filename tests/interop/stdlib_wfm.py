@@ -273,6 +273,21 @@ class Store:
     devices: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (clientId, deviceId)
 
 
+class Operator:
+    """The operator's decisions as files, so the harness's hook commands can be plain ``touch``:
+    ``<dir>/revoked/<clientId>`` and ``<dir>/rejected/<clientId>`` (hooks in ``sut_file``)."""
+
+    STATES = ("revoked", "rejected")
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        for state in self.STATES:
+            (directory / state).mkdir(parents=True, exist_ok=True)
+
+    def state(self, client_id: str) -> str | None:
+        return next((s for s in self.STATES if (self.directory / s / client_id).exists()), None)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S
@@ -335,7 +350,11 @@ class Handler(BaseHTTPRequestHandler):
             known = store.by_fingerprint.get(fingerprint)
             client_id = known or str(uuid.uuid4())
             store.by_fingerprint[fingerprint], store.certs[client_id] = client_id, cert
-        self._send(200 if known else 201, {"clientId": client_id})
+        decided = self.server.operator.state(client_id) if known else None
+        if decided == "rejected" or (decided == "revoked" and not self.server.revoked_onboarding_201):
+            raise Refusal(403, "certificate-not-trusted", f"the operator {decided} this client")
+        # revoked_onboarding_201: the same, still revoked clientId (Q-33 lets a WFM answer 2xx while revocation holds)
+        self._send(200 if known and not decided else 201, {"clientId": client_id})
 
     def _authenticate(self, body: bytes) -> tuple[str, str]:
         route = CLIENT_ROUTE.fullmatch(self.path)
@@ -349,6 +368,8 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(404, "invalid-client", f"no client {client_id!r}")
         if self.command not in self.server.unchecked_methods:
             verify_signature(self.command, self._target_uri(), self.headers, body, cert.public_key())
+        if (decided := self.server.operator.state(client_id)) is not None:
+            raise Refusal(403, "certificate-not-trusted", f"the operator {decided} this client")
         if re.fullmatch(DEVICE_ID, device_id) is None:
             raise Refusal(400, "invalid-request", f"deviceId {device_id!r} is not a hierarchy of unreserved names")
         return client_id, device_id
@@ -413,11 +434,16 @@ class StdlibWfm(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, directory: Path, *, unchecked_methods: frozenset[str] = frozenset()) -> None:
+    def __init__(self, directory: Path, *, unchecked_methods: frozenset[str] = frozenset(),
+                 revoked_onboarding_201: bool = False) -> None:
         self.root, self.tls = make_tls(directory)
         self.store = Store()
+        self.operator = Operator(directory / "operator")
         #: A deliberate defect (issue 10's "verifies on PUT but not on DELETE"): proves a harness run can fail.
         self.unchecked_methods = unchecked_methods
+        #: Issue 18's reading of the text: a revoked certificate that onboards again gets 201 and its same,
+        #: still revoked clientId (every signed request of it keeps getting 403). Clean by the text (Q-33).
+        self.revoked_onboarding_201 = revoked_onboarding_201
         super().__init__((HOST, 0), Handler)
         self.origin = f"https://{HOST}:{self.server_address[1]}"
 

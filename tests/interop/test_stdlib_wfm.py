@@ -73,16 +73,20 @@ base_url = "{server.origin}"
 ca = "download"
 server_name = "localhost"
 request_timeout_s = 10
+
+[wfm.operator]
+revoke = "touch {server.operator.directory}/revoked/{{client_id}}"
+reject = "touch {server.operator.directory}/rejected/{{client_id}}"
 """)
     return sut
 
 
-def run_harness(server: StdlibWfm, out: Path, keyword: str) -> tuple[int, dict[str, Any], str]:
-    """What a vendor runs: a SUT file, then `run --strict`."""
+def run_harness(server: StdlibWfm, out: Path, keyword: str | None, *, strict: bool = True) -> tuple[int, dict[str, Any], str]:
+    """What a vendor runs: a SUT file, then `run --strict` (or a default run), on a -k selection or everything."""
     out.mkdir()
     sut = sut_file(server, out)
-    cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut", str(sut), "--strict",
-           "-k", keyword, "--output", str(out / "report")]
+    cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", "wfm", "--sut", str(sut),
+           *(["--strict"] if strict else []), *(["-k", keyword] if keyword else []), "--output", str(out / "report")]
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HARNESS_TIMEOUT_S,
                           check=False)
     summary_file = out / "report" / "summary.json"
@@ -150,3 +154,31 @@ def test_the_fleet_load_mode_judges_the_stdlib_wfm_without_a_violation(stdlib_wf
     routes = {r["route"]: r for r in summary["routes"]}
     assert routes["onboarding POST"]["expected"] == 10 and routes["capabilities DELETE"]["expected"] == 10
     assert routes["capabilities PUT"]["expected"] == 30
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2 * HARNESS_TIMEOUT_S + 60)
+@pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive")
+def test_a_wfm_that_answers_201_to_a_revoked_certificates_onboarding_deviates_from_q33(tmp_path: Path) -> None:
+    """Issue 18: 201 with the same, still revoked clientId is clean by the text. A default run passes with the
+    Q-33 deviation named on SIG-13 (no MUST failed: the guard's PUT and DELETE still got 403); --strict fails."""
+    server = start(tmp_path / "wfm", revoked_onboarding_201=True)
+    try:
+        code, summary, log = run_harness(server, tmp_path / "default", None, strict=False)
+        strict_code, strict_summary, strict_log = run_harness(server, tmp_path / "strict", "revoked", strict=True)
+    finally:
+        server.stop()
+    assert code == 0, log
+    assert summary["counts"]["axes"]["must"] == 0, summary["counts"]
+    assert [(d["interpretations"], d["requirements"], d["observed"]) for d in summary["deviations"]] == [
+        (["Q-33"], ["SIG-13"], 201)], summary["deviations"]
+    sig13 = next(r for r in summary["requirements"] if r["id"] == "SIG-13")
+    assert sig13["verdict"] == "DEVIATION" and sig13["axis"] == "interpretation", sig13
+    guard = next(s for s in summary["scenarios"] if "does not get a working client back" in s["name"])
+    assert guard["basis"]["kind"] == "analogy" and guard["basis"]["question"] == "Q-33"
+    held = [v for v in guard["verdicts"] if v["what"].startswith(("PUT", "DELETE")) or "refusal code of" in v["what"]]
+    assert [v["observed"] for v in held if v["what"].endswith("refused")] == [403, 403], guard["verdicts"]
+    assert strict_code == 1, strict_log
+    assert [r["id"] for r in strict_summary["requirements"] if r["verdict"] == "FAIL"] == ["SIG-13"]
+    text = (tmp_path / "default" / "report" / "summary.md").read_text()
+    assert "by analogy (Q-33, interpretation axis)" in text and "**Q-33** (SIG-13)" in text

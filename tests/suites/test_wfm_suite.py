@@ -20,9 +20,10 @@ WFM_DEFECTS = tuple(d for d in defects_for("wfm") if not d.load_only)
 #: Defects that break only our reading of an open question (interpretation axis) or a SHOULD (advisory axis),
 #: so a default run passes with the deviation named and only --strict fails: accepting TLS 1.2 (Q-08),
 #: accepting properties.id != deviceId (Q-18), 401 for an unknown clientId (Q-17), 400 for a missing
-#: signature (Q-14, Q-03), accepting an unsigned onboarding (Q-03: the lenient reading).
+#: signature (Q-14, Q-03), accepting an unsigned onboarding (Q-03: the lenient reading), 201 with the still
+#: revoked clientId to a revoked certificate's onboarding (Q-33).
 STRICT_ONLY = {"tls12-accepted", "device-id-mismatch-accepted", "unknown-client-401", "unsigned-400",
-               "onboarding-unsigned-accepted"}
+               "onboarding-unsigned-accepted", "revoked-reonboard-201"}
 
 #: Defects that make the WFM unusable for every device, so that the scenarios which need a working TLS
 #: connection cannot be judged (broken, not failed): they are still caught, on their own requirement.

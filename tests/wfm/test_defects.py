@@ -143,6 +143,16 @@ def p_revoked(s, h, ca):
     return verdict(device.put())
 
 
+def p_revoked_onboards_again(s, h, ca):
+    """The revoked certificate onboards again: (onboarding status, same clientId?, then a signed PUT with the
+    clientId it now holds)."""
+    device = onboarded(s, h, ca)
+    revoked_id = device.client_id
+    s.operator.revoke(revoked_id)
+    again = device.onboard()
+    return again.status_code, device.client_id == revoked_id, verdict(device.put())
+
+
 def p_unsigned_delete(s, h, ca):
     device = onboarded(s, h, ca)
     device.put()
@@ -190,6 +200,12 @@ CASES: dict[str, tuple[Probe, Any, Any]] = {
     D.MALFORMED_JSON_500: (p_malformed_json, (400, "application/problem+json"), (500, "text/plain")),
     D.TLS12_ACCEPTED: (p_tls12, "refused", "TLSv1.2"),
     D.REVOKED_ACCEPTED: (p_revoked, (403, "client-state"), (201, None)),
+    # The hole: revocation undone by onboarding again (a fresh, working clientId).
+    D.REVOKED_REONBOARD_FRESH_CLIENT: (p_revoked_onboards_again, (403, True, (403, "client-state")),
+                                       (201, False, (201, None))),
+    # Q-33's deviation: 201 with the same clientId, which stays revoked.
+    D.REVOKED_REONBOARD_201: (p_revoked_onboards_again, (403, True, (403, "client-state")),
+                              (201, True, (403, "client-state"))),
     D.UNKNOWN_CLIENT_401: (p_unknown_client, (404, "client-lookup"), (401, "client-lookup")),
     D.CHILD_BEFORE_PARENT_ACCEPTED: (p_child_first, (404, "parent-gateway"), (201, None)),
     D.EXTENSIONS_REJECTED: (p_extension, (201, None), (422, "schema")),

@@ -33,6 +33,8 @@ def _failed_requirement_lines(summary: dict[str, Any]) -> list[str]:
                         f"  - observed: `{_cell(v['observed'])}`"]
                 if v.get("findings"):
                     out.append("  - findings: " + ", ".join(f"`{f['code']}`" for f in v["findings"]))
+                if scenario.get("basis"):
+                    out.append(f"  - basis: {_basis_text(scenario['basis'])}")
                 out.append(f"  - evidence: Allure test \"{' '.join(scenario['requirements'])} "
                            f"{_cell(scenario['name'])}\", failing step (request, response, TLS facts, signature "
                            f"base); summary.json scenario `{sid}`")
@@ -42,6 +44,31 @@ def _failed_requirement_lines(summary: dict[str, Any]) -> list[str]:
             if shown >= 3:
                 break
         out.append("")
+    return out
+
+
+def _basis_text(basis: dict[str, Any]) -> str:
+    if basis["kind"] == "analogy":
+        return f"by analogy ({basis['question']}, interpretation axis): {_cell(basis['cites'])}"
+    return f"named by the text (the requirement's level): {_cell(basis['cites'])}"
+
+
+def _basis_table(summary: dict[str, Any]) -> list[str]:
+    """Every scenario made by rule with where its level comes from (DIGEST 6.1 rule 3), analogies first."""
+    ruled = [s for s in summary["scenarios"] if s.get("basis")]
+    if not ruled:
+        return []
+    analogies = [s for s in ruled if s["basis"]["kind"] == "analogy"]
+    out = ["", "## Rows made by rule, and where each gets its level", "",
+           f"{len(ruled)} scenarios apply a requirement by rule (a route x fault row, an operator state, a held "
+           f"request, a device-side analogue). {len(ruled) - len(analogies)} cover a case the spec text names and "
+           f"are judged at the requirement's own level; {len(analogies)} carry a rule to a case the text does not "
+           "name and are judged on the interpretation axis under their question, with a check of their own for any "
+           "MUST they could still break (DIGEST 6.1 rule 3).", "",
+           "| Scenario | Outcome | Requirements | Basis |", "|---|---|---|---|"]
+    for s in analogies + [s for s in ruled if s["basis"]["kind"] != "analogy"]:
+        out.append(f"| {_cell(s['name'])} | {s['outcome'].replace('_', ' ')} | {' '.join(s['requirements'])} | "
+                   f"{_basis_text(s['basis'])} |")
     return out
 
 
@@ -125,6 +152,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
             if q.get("observed"):
                 line += " SUT answered: " + "; ".join(f"{_cell(o['answer'])} (x{o['count']})" for o in q["observed"])
             out.append(line)
+    out += _basis_table(summary)
     out += _attestation_checklist(summary)
     return "\n".join(out) + "\n"
 

@@ -30,6 +30,7 @@ from typing import Any
 from .. import SPEC_BASELINE, __version__
 from ..evidence import redact
 from ..resources import SCHEMAS_DIR
+from ..patterns import question_sort_key
 from ..run_record import OUTCOMES, RunRecord
 
 SUMMARY_SCHEMA = SCHEMAS_DIR / "report" / "summary.schema.json"
@@ -145,7 +146,7 @@ def _interpretations(catalog: Any, scenarios: list[dict[str, Any]]) -> list[dict
     """The interpretations the run's verdicts rest on, each with the answers the SUT gave."""
     q_ids = sorted({q for s in scenarios for q in s["interpretations"]}
                    | {q for s in scenarios for v in s["verdicts"] for q in v["interpretations"]},
-                   key=lambda q: int(q.split("-")[1]))
+                   key=question_sort_key)
     out = []
     for qid in q_ids:
         chosen = Counter(

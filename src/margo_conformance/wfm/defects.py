@@ -37,6 +37,8 @@ SERVER_CHAIN_FOREIGN = "server-chain-foreign"
 MALFORMED_JSON_500 = "malformed-json-500"
 TLS12_ACCEPTED = "tls12-accepted"
 REVOKED_ACCEPTED = "revoked-accepted"
+REVOKED_REONBOARD_FRESH_CLIENT = "revoked-reonboard-fresh-client"
+REVOKED_REONBOARD_201 = "revoked-reonboard-201"
 UNKNOWN_CLIENT_401 = "unknown-client-401"
 CHILD_BEFORE_PARENT_ACCEPTED = "child-before-parent-accepted"
 EXTENSIONS_REJECTED = "extensions-rejected"
@@ -86,6 +88,11 @@ DEFECTS: tuple[Defect, ...] = (
        "answers malformed JSON with 500 and a text/plain body instead of a 400 error document"),
     _d(TLS12_ACCEPTED, "TLS-02", "accepts TLS 1.2 handshakes (the profile requires TLS 1.3 or greater)"),
     _d(REVOKED_ACCEPTED, "SIG-13", "keeps accepting signed requests of a revoked client"),
+    _d(REVOKED_REONBOARD_FRESH_CLIENT, "SIG-13",
+       "lets a revoked certificate onboard again and gives it a fresh, working clientId (revocation undone)"),
+    _d(REVOKED_REONBOARD_201, "SIG-13",
+       "answers 201 with the revoked clientId when a revoked certificate onboards again, while its signed requests "
+       "stay refused with 403 (a deviation from Q-33's preferred 4xx, not a failure of the must axis)"),
     _d(UNKNOWN_CLIENT_401, "SIG-14", "answers 401 instead of 404 for an unknown clientId"),
     _d(CHILD_BEFORE_PARENT_ACCEPTED, "CAP-13",
        "accepts a child device's capabilities before its parent gateway has reported"),

@@ -255,8 +255,13 @@ async def decide_trust(ctx: RequestContext, svc: WfmService) -> Rejection | None
         record, _ = await store.onboard_async(
             cert_der, spki_sha256=spki, subject=subject, state="approved" if trusted else "pending",
             new_client_id=svc.new_client_id_for_onboarding, join_same_subject=join_same_subject)
+    if record.state == "revoked" and cfg.has(D.REVOKED_REONBOARD_FRESH_CLIENT):
+        record = store.rebind_to_new_client(cert_der, client_id=svc.new_client_id(),
+                                            subject=subject, state="approved")
     ctx.client_id = record.client_id
     state = record.state
+    if state == "revoked" and cfg.has(D.REVOKED_REONBOARD_201):
+        return None  # 201 with the revoked clientId; the client stays revoked (Q-33: a deviation, not a hole)
     if state == "pending":
         state = await svc.wait_for_decision(record.client_id, cfg.approval_timeout_s)
     if state == "approved":

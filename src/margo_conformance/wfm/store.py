@@ -375,6 +375,25 @@ class Store:
         assert record is not None
         return record
 
+    def rebind_to_new_client(self, cert_der: bytes, *, client_id: str, subject: str,
+                             state: ClientState) -> ClientRecord:
+        """Move a bound certificate to a new client (the revoked-reonboard-fresh-client defect: a WFM that lets a
+        revoked certificate start over). KeyError when the certificate is not bound."""
+        fp = sha256_hex(cert_der)
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT client_id FROM certificates WHERE cert_sha256=?", (fp,)).fetchone()
+            if row is None:
+                raise KeyError("the certificate is not bound to a client")
+            db.execute("INSERT INTO clients(client_id, state, subject, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                       (client_id, state, subject, now, now))
+            db.execute("UPDATE certificates SET client_id=? WHERE cert_sha256=?", (client_id, fp))
+            self._forget_certificates(row[0])
+            self._forget_certificates(client_id)
+            record = self._client_locked(client_id)
+        assert record is not None
+        return record
+
     def clear(self) -> None:
         """Forget every client, certificate, capability document and trust entry (the audit log stays):
         a clean WFM for the next scenario of a shared simulated WFM."""
