@@ -133,11 +133,11 @@ class RunState:
         return self.record.scenarios
 
     def level_of(self, req_id: str) -> Any:
-        """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``)."""
-        try:
-            return self.catalog.get(req_id).level_for(self.role)
-        except KeyError:
-            return "MUST"
+        """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``).
+
+        KeyError for an ID the catalog does not hold: the judge turns it into a HarnessError (broken), never
+        a guessed MUST that would fail the run without a row to show for it."""
+        return self.catalog.get(req_id).level_for(self.role)
 
 
 class TransportBreaker:
