@@ -397,8 +397,10 @@ def collection_error(node: pytest.Collector, exc: BaseException) -> str:
         where, line = str(original.filename), original.line  # pytest-bdd's GherkinParseError
     elif original.__traceback__ is not None:
         frames = traceback.extract_tb(original.__traceback__)
+        ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(node.config.rootpath)
+                and "site-packages" not in f.filename]  # the suite's own line, not a library's
         if frames:
-            where, line = frames[-1].filename, frames[-1].lineno
+            where, line = (ours or frames)[-1].filename, (ours or frames)[-1].lineno
     try:
         where = str(Path(where).resolve().relative_to(node.config.rootpath))
     except ValueError:

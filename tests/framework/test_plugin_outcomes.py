@@ -53,12 +53,14 @@ def test_collection_errors_are_a_harness_error_with_file_and_line(tmp_path: Path
     (tmp_path / "test_syntax.py").write_text("import os\n\ndef broken(:\n    pass\n")
     (tmp_path / "test_feature.py").write_text('from pytest_bdd import scenarios\n\nscenarios("bad.feature")\n')
     (tmp_path / "bad.feature").write_text("Feature: x\n\n  Scenario: one\n    Given a thing\n  Not gherkin\n")
+    (tmp_path / "test_raises.py").write_text('import os\n\nraise ValueError("bad step data")\n')
     returncode, summary = _run(tmp_path)
     result = summary["result"]
     assert (result["verdict"], result["exit_code"]) == ("HARNESS ERROR", 1) and returncode != 0
     assert summary["run"]["interrupted"] is None and "SIGINT" not in result["headline"]
     errors = sorted(summary["run"]["collection_errors"])
-    assert errors[0].startswith("bad.feature:5: ") and errors[1].startswith("test_syntax.py:3: SyntaxError")
+    assert errors[0].startswith("bad.feature:5: ")
+    assert errors[1:] == ["test_raises.py:3: ValueError: bad step data", "test_syntax.py:3: SyntaxError: invalid syntax"]
     assert result["headline"].startswith("harness error: the suite could not be collected: ")
-    assert "(and 1 more)" in result["headline"]
+    assert "(and 2 more)" in result["headline"]
     assert validate_summary(summary) == []

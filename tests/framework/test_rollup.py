@@ -260,7 +260,9 @@ def test_a_selection_that_passed_nothing_does_not_say_every_selected_must_passed
     assert result["verdict"] == "PARTIAL" and "passed" not in result["headline"]
     assert "no requirement was judged" in result["headline"]
     rec.scenarios["b"] = sr("b", "passed", None, [verdict(["DIG-03"], True, None)], ("DIG-03",))
-    assert "1 requirement(s) passed, none failed" in build_summary(rec, CATALOG, finished_at=1.0)["result"]["headline"]
+    rec.deselected = [r.id for r in CATALOG.all() if r.id not in ("SIG-13", "DIG-03")]
+    assert "; 1 requirement(s) passed, 1 MUST not tested (not a certification)" in \
+        build_summary(rec, CATALOG, finished_at=1.0)["result"]["headline"]
 
 
 def test_a_pass_from_a_scenario_that_broke_is_not_a_pass() -> None:
@@ -297,6 +299,11 @@ def test_a_failure_with_no_requirement_row_is_a_harness_error_not_an_empty_fail(
     assert (result["verdict"], result["exit_code"], result["failed_musts"]) == ("HARNESS ERROR", 1, [])
     assert result["headline"].startswith("harness error") and "ghost" in result["headline"]
     assert validate_summary(summary) == []
+    rec = record(sr("ghost", "failed", "failed", [verdict(["XYZ-01"], False, "must")], ("XYZ-01",)),
+                 sr("real", "failed", "failed", [verdict(["SIG-10"], False, "must")]))
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]  # a real failure beside it: FAIL, both named
+    assert (result["verdict"], result["failed_musts"]) == ("FAIL", ["SIG-10"])
+    assert "harness error: 1 more scenario(s)" in result["headline"] and "ghost" in result["headline"]
 
 
 def test_collection_errors_are_a_harness_error_not_an_interruption() -> None:

@@ -215,7 +215,7 @@ def _what_passed(requirements: list[dict[str, Any]], gaps: list[dict[str, Any]],
     """The claim a run without failures may make: how many requirements passed, never more than the rows."""
     passed = sum(1 for r in requirements if r["verdict"] == "PASS")
     if passed:
-        return f"{passed} requirement(s) passed, none failed"
+        return f"{passed} requirement(s) passed" + (f", {len(gaps)} MUST not tested" if gaps else "")
     judged = sum(1 for r in requirements if r["verdict"] in JUDGED)
     text = "no requirement passed" if judged else "no requirement was judged"
     if not requirements:
@@ -252,6 +252,9 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
     elif outcome_counts["failed"]:
         verdict, exit_code = "FAIL", 1
         headline = f"{len(failed_musts)} requirement(s) failed: {', '.join(failed_musts)}"
+        if unjudged_failures:
+            headline += (f"; harness error: {len(unjudged_failures)} more scenario(s) failed on a check that names "
+                         f"no requirement of profile {record.profile}: {', '.join(unjudged_failures[:3])}")
     elif outcome_counts["broken"]:
         verdict, exit_code = "INCOMPLETE", 1
         headline = f"{outcome_counts['broken']} scenario(s) could not be judged (broken)"
