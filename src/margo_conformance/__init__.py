@@ -10,6 +10,5 @@ __version__ = "0.1.0"
 # those two formats (tests/test_schemas.py checks it), so it is kept out; every format we use stays checked.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-#: The spec text the default profile is read from (DIGEST section 0).
-SPEC_BASELINE = "margo/specification@35b9aa41478734f136b675fa219cfba0e790acc3"
+#: The default spec profile; the spec commit it is read from is the catalog's (requirements.yaml, profiles:).
 DEFAULT_PROFILE = "httpsig-2026h1"

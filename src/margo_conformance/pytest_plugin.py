@@ -26,7 +26,7 @@ from .basis import Basis
 from .errors import HarnessError, SutTimeout, SutUnreachable
 from .patterns import QUESTION_ID, REQUIREMENT_ID
 from .run_record import Cause, Outcome, RunRecord, ScenarioRecord, SutDescription
-from .verdict import Judge, RecordedVerdict, RequirementFailed
+from .verdict import Judge, NotTested, RecordedVerdict, RequirementFailed
 
 REQ_TAG = re.compile(rf"req:(?P<id>{REQUIREMENT_ID})")
 LEVEL_TAG = re.compile(r"level:(?P<level>MUST|SHOULD|MAY)")
@@ -134,11 +134,11 @@ class RunState:
         return self.record.scenarios
 
     def level_of(self, req_id: str) -> Any:
-        """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``)."""
-        try:
-            return self.catalog.get(req_id).level_for(self.role)
-        except KeyError:
-            return "MUST"
+        """The catalog level of ``req_id`` for the role under test (a RoleLevel: ``.level``, ``.by``).
+
+        KeyError for an ID the catalog does not hold: the judge turns it into a HarnessError (broken), never
+        a guessed MUST that would fail the run without a row to show for it."""
+        return self.catalog.get(req_id).level_for(self.role)
 
 
 class TransportBreaker:
@@ -362,8 +362,10 @@ def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None, role: str = "
     if excinfo is None:
         return "passed", None, ""
     exc = excinfo.value
-    if isinstance(exc, pytest.skip.Exception):
+    if isinstance(exc, NotTested):
         return "not_tested", "not_tested", str(getattr(exc, "msg", exc))
+    if isinstance(exc, pytest.skip.Exception):  # NOT TESTED says why through NotTested; any other skip is unexplained
+        return "broken", "broken", f"skipped without a NOT TESTED reason: {getattr(exc, 'msg', exc)}"
     if isinstance(exc, RequirementFailed):
         return "failed", "failed", str(exc)
     if isinstance(exc, SutUnreachable) or (role == "wfm" and isinstance(exc, SutTimeout)):
@@ -374,6 +376,42 @@ def _classify(excinfo: pytest.ExceptionInfo[BaseException] | None, role: str = "
         # A bare assert in a step is a harness bug, not a verdict: checks go through the judge.
         return "broken", "broken", f"harness assertion: {exc}"
     return "broken", "broken", f"{type(exc).__name__}: {exc}"
+
+
+def pytest_exception_interact(node: pytest.Item | pytest.Collector, call: pytest.CallInfo[Any],
+                              report: pytest.CollectReport | pytest.TestReport) -> None:
+    """An error while collecting the suite (a step module that does not import, a feature that does not
+    parse) is recorded with its file and line: the run's result is then a harness error."""
+    if not isinstance(report, pytest.CollectReport) or _RUN_KEY not in node.config.stash or call.excinfo is None:
+        return
+    run_state(node.config).record.collection_errors.append(collection_error(node, call.excinfo.value))
+
+
+def collection_error(node: pytest.Collector, exc: BaseException) -> str:
+    """ "file:line: Type: message" of a collection error, the place taken from the error itself (pytest wraps
+    an import failure in a CollectError whose cause is the original)."""
+    import traceback
+
+    original = exc.__cause__ if isinstance(exc, pytest.Collector.CollectError) and exc.__cause__ else exc
+    where = str(getattr(node, "path", "") or node.nodeid)
+    line: int | None = None
+    if isinstance(original, SyntaxError) and original.filename:
+        where, line = original.filename, original.lineno
+    elif getattr(original, "filename", None) and isinstance(getattr(original, "line", None), int):
+        where, line = str(original.filename), original.line  # pytest-bdd's GherkinParseError
+    elif original.__traceback__ is not None:
+        frames = traceback.extract_tb(original.__traceback__)
+        ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(node.config.rootpath)
+                and "site-packages" not in f.filename]  # the suite's own line, not a library's
+        if frames:
+            where, line = (ours or frames)[-1].filename, (ours or frames)[-1].lineno
+    try:
+        where = str(Path(where).resolve().relative_to(node.config.rootpath))
+    except ValueError:
+        pass
+    text = original.msg if isinstance(original, SyntaxError) else str(original).strip()
+    text = text.splitlines()[0] if text else ""
+    return f"{where}{f':{line}' if line else ''}: {type(original).__name__}" + (f": {text}" if text else "")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -399,8 +437,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record.finish(outcome, cause, message)
         record.duration_s = round(call.duration, 3)
     elif call.when == "teardown":
-        if record.outcome is None:
-            record.outcome = "passed"
+        record.settle()  # no call phase reported: broken, never passed (run_record.ScenarioRecord.settled)
         state.breaker.saw(record.outcome, item.stash.get(_SILENT_KEY, False), record.message)
         if call.excinfo is not None and record.outcome == "passed":
             record.finish("broken", "broken", f"teardown: {message}")
@@ -495,7 +532,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = run_state(session.config)
     from .report.summary import build_summary, write_outputs
 
-    if exitstatus == pytest.ExitCode.INTERRUPTED and not state.record.interrupted:
+    # pytest reports errors during collection as "Interrupted" too: those are a harness error, not a signal.
+    if exitstatus == pytest.ExitCode.INTERRUPTED and not state.record.interrupted \
+            and not state.record.collection_errors:
         state.record.interrupted = "SIGINT"
     if state.breaker.tripped:
         state.record.aborted = state.breaker.reason().replace("not run: ", "stopped early: ")

@@ -174,6 +174,11 @@ class Profile:
     sources: tuple[str, ...] = ()
     note: str | None = None
 
+    @property
+    def baseline(self) -> str:
+        """The spec text the profile is read from, as reports stamp it: ``repository@commit``."""
+        return f"{self.repository}@{self.baseline_commit}"
+
 
 class Catalog:
     """Read-only view of the catalog; the order of ``all()`` is the order of the file."""

@@ -17,6 +17,9 @@ Outcome = Literal["passed", "failed", "broken", "not_tested"]
 #: be judged here (no operator hook, not applicable), or the SUT could not be reached at all.
 Cause = Literal["failed", "broken", "not_tested", "unreachable"]
 OUTCOMES: tuple[str, ...] = ("passed", "failed", "broken", "not_tested")
+#: Why a scenario that reported no outcome of its own is broken: it never reached (or never finished) its call
+#: phase (``--setup-only``, a stop between phases), so nothing about it passed.
+NO_CALL_PHASE = "the scenario never reached its call phase, so nothing was judged"
 
 
 @dataclass
@@ -40,11 +43,23 @@ class ScenarioRecord:
     def finish(self, outcome: Outcome, cause: Cause | None, message: str) -> None:
         self.outcome, self.cause, self.message = outcome, cause, message
 
+    def settled(self) -> tuple[Outcome, Cause | None, str]:
+        """(outcome, cause, message) as reported: the one default for a scenario that reported no outcome is
+        *broken* (it never ran its call phase, so it did not pass). The plugin and the summary both read this."""
+        if self.outcome is None:
+            return "broken", "broken", NO_CALL_PHASE
+        cause = self.cause
+        if self.outcome != "passed" and cause is None:
+            cause = "broken" if self.outcome == "broken" else self.outcome
+        return self.outcome, cause, self.message
+
+    def settle(self) -> None:
+        """Fix the outcome at the end of the scenario (see ``settled``)."""
+        self.finish(*self.settled())
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["outcome"] = self.outcome or "broken"  # a scenario that never reported did not pass
-        if data["outcome"] != "passed" and data["cause"] is None:
-            data["cause"] = "broken" if data["outcome"] == "broken" else data["outcome"]
+        data["outcome"], data["cause"], data["message"] = self.settled()
         return data
 
 
@@ -73,6 +88,9 @@ class RunRecord:
     interrupted: str | None = None
     #: Why the remaining scenarios were not run (the WFM stopped answering), if they were not.
     aborted: str | None = None
+    #: pytest's errors while collecting the suite ("steps/wfm/x.py:12: SyntaxError: ..."): a harness error,
+    #: never an interruption (pytest itself reports them as "Interrupted").
+    collection_errors: list[str] = field(default_factory=list)
 
     @property
     def role(self) -> str:

@@ -14,6 +14,8 @@ interpretation the check rests on, never from the step that called it:
 - ``Judge.note`` records an observation that is reported but judges nothing (Q-25: "probe and report
   only"): it never makes a requirement PASS.
 
+A verdict bound to an ID the catalog does not hold raises ``HarnessError`` (the scenario is *broken*).
+
 ``NotTested`` is raised when a scenario cannot be judged for a reason that is not the SUT's fault and not
 ours (an operator hook that is not configured): the scenario is reported NOT TESTED, never passed.
 """
@@ -27,6 +29,7 @@ from typing import Any, Literal, ParamSpec
 
 import pytest
 
+from .errors import HarnessError
 from .findings import Finding
 
 P = ParamSpec("P")
@@ -202,14 +205,23 @@ class Judge:
         self._on_verdict = on_verdict
         self.recorded: list[RecordedVerdict] = []
 
+    def _catalog_level(self, req_id: str, verdict: Verdict) -> Any:
+        """The catalog's level of one requirement; an ID the catalog does not hold is our bug (HarnessError:
+        the scenario is broken), never a guessed MUST that fails the run with no requirement row to show."""
+        try:
+            return self._level_of(req_id)
+        except KeyError:
+            raise HarnessError(f"{verdict.what!r} is bound to {req_id}, which the requirement catalog does not "
+                               "hold (a harness bug: fix the check's or the step's requirement ID)") from None
+
     def level(self, verdict: Verdict) -> str:
-        levels = [str(self._level_of(r)) for r in verdict.requirements] or ["MUST"]
+        levels = [str(self._catalog_level(r, verdict)) for r in verdict.requirements] or ["MUST"]
         return min(levels, key=lambda lv: _LEVEL_ORDER.get(lv, 0))
 
     def _positions(self, verdict: Verdict) -> tuple[str, ...]:
         """Interpretations a catalog level rests on (``role_levels ... by: Q-18``): a failure then counts on
         the interpretation axis even when the check itself names none."""
-        found = (getattr(self._level_of(r), "by", None) for r in verdict.requirements)
+        found = (getattr(self._catalog_level(r, verdict), "by", None) for r in verdict.requirements)
         return tuple(q for q in found if q)
 
     def all(self, *verdicts: Verdict) -> None:
@@ -243,6 +255,8 @@ class Judge:
         """Record what the SUT did where the profile judges nothing (an informational probe)."""
         verdict = Verdict(passed=True, what=what, requirements=tuple(requirements), expected=expected,
                           observed=observed, interpretations=tuple(interpretations), details=details)
+        for req_id in verdict.requirements:
+            self._catalog_level(req_id, verdict)  # an unknown ID is a harness error here too
         self._record(RecordedVerdict(verdict, "MAY", None, kind="observation"))
         return verdict
 

@@ -219,3 +219,131 @@ def test_an_interrupted_run_is_not_a_pass_and_an_aborted_one_is_unreachable() ->
     rec.scenarios["f"] = sr("f", "failed", "failed", [verdict(["SIG-10"], False, "must")])
     result = build_summary(rec, CATALOG, finished_at=1.0)["result"]  # an earlier failure stays named
     assert result["exit_code"] == 3 and "SIG-10" in result["headline"] and result["failed_musts"] == ["SIG-10"]
+
+
+# --- the roll-up never claims more than it judged (issue 18, item 5) -------------------------------------------
+
+
+def test_a_run_in_which_every_scenario_was_not_tested_never_reads_pass() -> None:
+    summary = build_summary(record(sr("a", "not_tested", "not_tested", []),
+                                   sr("b", "not_tested", "not_tested", [], ("ONB-09",))), CATALOG, finished_at=1.0)
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"]) == ("PASS WITH GAPS", 0)
+    assert summary["counts"]["requirements"]["PASS"] == 0
+    gaps = len(result["untested_musts"])
+    assert gaps > 0 and result["headline"] == f"no requirement was judged ({gaps} MUST not tested)"
+    assert validate_summary(summary) == []
+
+
+def test_a_run_whose_only_passes_bind_the_other_side_judged_nothing() -> None:
+    # SIG-01 binds the device: in a WFM run its pass is NOT APPLICABLE, so no row of this run passed.
+    summary = build_summary(record(sr("a", "passed", None, [verdict(["SIG-01"], True, None)], ("SIG-01",))),
+                            CATALOG, finished_at=1.0)
+    assert summary["counts"]["requirements"]["PASS"] == 0
+    assert summary["result"]["verdict"] == "PASS WITH GAPS"
+    assert summary["result"]["headline"].startswith("no requirement was judged")
+
+
+def test_a_profile_without_requirements_is_never_pass() -> None:
+    rec = record(sr("a", "passed", None, [verdict(["SIG-10"], True, None)]))
+    rec.profile = "nope"
+    summary = build_summary(rec, CATALOG, finished_at=1.0)
+    assert summary["requirements"] == []
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("PASS WITH GAPS", 0)
+    assert "no requirement was judged" in summary["result"]["headline"] and "'nope'" in summary["result"]["headline"]
+
+
+def test_a_selection_that_passed_nothing_does_not_say_every_selected_must_passed() -> None:
+    rec = record(sr("a", "not_tested", "not_tested", [], ("SIG-13",)))
+    rec.selection = {"keyword": "revoked", "tags": ""}
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert result["verdict"] == "PARTIAL" and "passed" not in result["headline"]
+    assert "no requirement was judged" in result["headline"]
+    rec.scenarios["b"] = sr("b", "passed", None, [verdict(["DIG-03"], True, None)], ("DIG-03",))
+    rec.deselected = [r.id for r in CATALOG.all() if r.id not in ("SIG-13", "DIG-03")]
+    assert "; 1 requirement(s) passed, 1 MUST not tested (not a certification)" in \
+        build_summary(rec, CATALOG, finished_at=1.0)["result"]["headline"]
+
+
+def test_a_pass_from_a_scenario_that_broke_is_not_a_pass() -> None:
+    broke = sr("broke", "broken", "broken", [verdict(["SIG-10"], True, None)])
+    r = rows([broke.to_dict()])["SIG-10"]
+    assert r["verdict"] == "NOT TESTED"
+    assert "broke" in r["reason"] and "broken message" in r["reason"]
+    completed = sr("completed", "passed", None, [verdict(["SIG-10"], True, None)])
+    assert rows([broke.to_dict(), completed.to_dict()])["SIG-10"]["verdict"] == "PASS"
+
+
+def test_a_failed_check_of_a_scenario_that_broke_still_shows() -> None:
+    broke = sr("broke", "broken", "broken", [verdict(["GEN-03"], True, None),
+                                            verdict(["GEN-03"], False, "advisory", "SHOULD")], ("GEN-03",))
+    assert rows([broke.to_dict()])["GEN-03"]["verdict"] == "ADVISORY"
+
+
+def test_a_failed_check_of_a_requirement_of_the_other_side_is_not_hidden() -> None:
+    # SIG-01 binds the device; a failed must-axis check bound to it in a WFM run is a FAIL, not NOT APPLICABLE.
+    s = sr("a", "failed", "failed", [verdict(["SIG-01"], False, "must")], ("SIG-01",))
+    r = rows([s.to_dict()])["SIG-01"]
+    assert (r["verdict"], r["axis"]) == ("FAIL", "must") and "binds the device side" in r["reason"]
+    result = build_summary(record(s), CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["failed_musts"]) == ("FAIL", ["SIG-01"])
+    dev = sr("d", "passed", None, [verdict(["SIG-01"], False, "interpretation", qs=("Q-05",))], ("SIG-01",))
+    assert rows([dev.to_dict()])["SIG-01"]["verdict"] == "DEVIATION"
+
+
+def test_a_failure_with_no_requirement_row_is_a_harness_error_not_an_empty_fail() -> None:
+    # XYZ-01 is in no catalog: the failed scenario has nothing to show under FAIL.
+    summary = build_summary(record(sr("ghost", "failed", "failed", [verdict(["XYZ-01"], False, "must")], ("XYZ-01",))),
+                            CATALOG, finished_at=1.0)
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"], result["failed_musts"]) == ("HARNESS ERROR", 1, [])
+    assert result["headline"].startswith("harness error") and "ghost" in result["headline"]
+    assert validate_summary(summary) == []
+    rec = record(sr("ghost", "failed", "failed", [verdict(["XYZ-01"], False, "must")], ("XYZ-01",)),
+                 sr("real", "failed", "failed", [verdict(["SIG-10"], False, "must")]))
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]  # a real failure beside it: FAIL, both named
+    assert (result["verdict"], result["failed_musts"]) == ("FAIL", ["SIG-10"])
+    assert "harness error: 1 more scenario(s)" in result["headline"] and "ghost" in result["headline"]
+
+
+def test_collection_errors_are_a_harness_error_not_an_interruption() -> None:
+    rec = record()
+    rec.collection_errors = ["steps/wfm/broken_steps.py:3: SyntaxError: invalid syntax"]
+    summary = build_summary(rec, CATALOG, finished_at=1.0)
+    result = summary["result"]
+    assert (result["verdict"], result["exit_code"]) == ("HARNESS ERROR", 1)
+    assert "steps/wfm/broken_steps.py:3" in result["headline"] and "SIG" not in result["headline"]
+    assert validate_summary(summary) == []
+
+
+def test_a_scenario_that_never_reached_its_call_phase_is_broken_with_the_cause() -> None:
+    from margo_conformance.run_record import NO_CALL_PHASE
+
+    s = ScenarioRecord(id="s", feature="f", feature_file="f.feature", name="s", requirements=["SIG-10"],
+                       level="MUST", interpretations=[])
+    assert s.settled() == ("broken", "broken", NO_CALL_PHASE)
+    assert (s.to_dict()["outcome"], s.to_dict()["message"]) == ("broken", NO_CALL_PHASE)
+    s.settle()  # what the plugin does at teardown
+    assert (s.outcome, s.cause, s.message) == ("broken", "broken", NO_CALL_PHASE)
+
+
+def test_the_baseline_is_the_profiles_own() -> None:
+    from margo_conformance.requirements import Catalog, Profile
+
+    lab = Profile(name="lab-2027", title="a test-only profile", baseline_commit="ab" * 20, repository="example/spec")
+    catalog = Catalog(CATALOG.all(), CATALOG.questions(), [*CATALOG.profiles(), lab])
+    rec = record(sr("a", "passed", None, [verdict(["SIG-10"], True, None)]))
+    assert build_summary(rec, catalog, finished_at=1.0)["profile"]["baseline"] == \
+        f"margo/specification@{CATALOG.profile(PROFILE).baseline_commit}"
+    rec.profile = "lab-2027"
+    summary = build_summary(rec, catalog, finished_at=1.0)
+    assert summary["profile"] == {"id": "lab-2027", "baseline": "example/spec@" + "ab" * 20}
+
+
+def test_the_allure_environment_stamps_the_summarys_baseline(tmp_path) -> None:
+    from margo_conformance.report.allure_env import write_environment
+
+    summary = build_summary(record(), CATALOG, finished_at=1.0)
+    summary["profile"] = {"id": "lab-2027", "baseline": "example/spec@" + "ab" * 20}
+    env = write_environment(tmp_path, summary).read_text()
+    assert "spec.baseline=example/spec@" + "ab" * 20 in env.splitlines() and "profile=lab-2027" in env.splitlines()

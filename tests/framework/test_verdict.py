@@ -81,3 +81,19 @@ def test_passed_verdict_records_no_axis() -> None:
 def test_not_tested_is_a_pytest_skip() -> None:
     with pytest.raises(pytest.skip.Exception, match="NOT TESTED: needs a hook"):
         raise NotTested("needs a hook")
+
+
+def test_a_verdict_bound_to_an_id_the_catalog_does_not_hold_is_a_harness_error() -> None:
+    """Not judged as a guessed MUST: the scenario breaks, naming the ID, and nothing is recorded."""
+    from margo_conformance.errors import HarnessError
+    from margo_conformance.requirements import load_catalog
+
+    catalog = load_catalog()
+    judge = Judge(lambda r: catalog.get(r).level_for("wfm"))
+    with pytest.raises(HarnessError, match="SIG-99.*catalog does not hold"):
+        judge(Verdict.of(False, "status after a tampered signature").bound_to("SIG-10", "SIG-99"))
+    with pytest.raises(HarnessError, match="SIG-99"):
+        judge.note("answer to a replay", 201, requirements=["SIG-99"])
+    assert judge.recorded == []
+    judge(status_is_401(401))  # a catalog ID still judges
+    assert judge.recorded[-1].level == "MUST"

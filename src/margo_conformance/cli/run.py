@@ -28,8 +28,8 @@ def app(
     """Certify a SUT: run the role's Gherkin suite, write summary.md, summary.json, junit.xml and allure-results/.
 
     Exit codes: 0 every MUST the run judged passed (PASS; PASS WITH GAPS when MUST rows went untested;
-    PARTIAL for a -k/--tags selection) · 1 a MUST failed, a scenario could not be judged, or the run was
-    interrupted · 2 usage or configuration error, or nothing matched the selection · 3 the SUT cannot be
+    PARTIAL for a -k/--tags selection) · 1 a MUST failed, a scenario could not be judged, the run was
+    interrupted, or the harness failed (HARNESS ERROR) · 2 usage or configuration error, or nothing matched the selection · 3 the SUT cannot be
     reached or used (pre-flight), or it stopped answering during the run.
     """
     code = run(RunOptions(role=role, sut=sut, profile=profile, defects=list(defect), keyword=keyword,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import SPEC_BASELINE, __version__
+from .. import __version__
 
 #: Failure kinds, first match wins; messages start with "[REQ-IDS] what: expected ..., observed ...".
 CATEGORIES: list[dict[str, Any]] = [
@@ -31,7 +31,7 @@ def _escape(value: str) -> str:
 def write_environment(allure_dir: Path, summary: dict[str, Any]) -> Path:
     facts = {
         "harness.version": __version__,
-        "spec.baseline": SPEC_BASELINE,
+        "spec.baseline": summary["profile"]["baseline"],  # the run's profile's, from the catalog
         "profile": summary["profile"]["id"],
         **summary["sut"]["facts"],
     }

@@ -7,16 +7,29 @@ Roll-up rules (one place, so JUnit, Allure and the summary always agree), DIGEST
   nothing, and an observation (``Judge.note``) is reported but never makes a requirement PASS;
 - any bound check failed: FAIL when the strongest failed axis is "must" (or any axis with ``--strict``),
   DEVIATION when it is "interpretation" (a named difference from our reading, by Q-ID), ADVISORY when it is
-  "advisory". DEVIATION and ADVISORY do not fail a default run, and never read PASS;
-- at least one bound check ran and passed, none failed: PASS;
+  "advisory". DEVIATION and ADVISORY do not fail a default run, and never read PASS. A failure always shows:
+  it wins over NOT APPLICABLE (a requirement of the other side that a check of this run judged), and a failed
+  check counts whatever became of its scenario;
+- at least one bound check passed in a scenario that did not break, none failed: PASS. A pass in a scenario
+  that broke (or was stopped) proves nothing: with no other pass the requirement is NOT TESTED, naming it;
 - scenarios tagged with it ran but no check bound it, or every one of them was skipped or broken:
   NOT TESTED, with the reason; attestation-only and uncovered requirements are NOT TESTED too;
-- it binds the other role: NOT APPLICABLE.
+- it binds the other role and no check of it failed: NOT APPLICABLE.
 
-Exit code (``decide_result``): 0 no scenario failed or broke (PASS; PASS WITH GAPS when MUST rows went
-untested; PARTIAL for a -k/--tags selection); 1 a scenario failed (a must-axis check, or any with --strict)
-or broke, or the run was interrupted; 2 no scenario matched the selection; 3 the SUT could not be reached
-(every scenario broke on it, or the run stopped early because it stopped answering).
+Result and exit code (``decide_result``), first match wins:
+
+- HARNESS ERROR, 1: pytest could not collect the suite (the headline names file and line), or a scenario
+  failed on a check that names no requirement row of the profile (a run never reads FAIL with no failed row);
+- UNREACHABLE, 3: the SUT could not be reached (every scenario broke on it, or the run stopped early
+  because it stopped answering); INTERRUPTED, 1: a signal stopped the run;
+- FAIL, 1: a scenario failed (a must-axis check, or any with --strict); INCOMPLETE, 1: a scenario broke;
+- NO SCENARIOS, 2: no scenario matched the selection;
+- exit 0 otherwise, and the wording never claims more than the rows: PARTIAL for a -k/--tags selection
+  (saying how many requirements passed, or that none was judged); PASS WITH GAPS when MUST rows went
+  untested or when no requirement passed at all ("no requirement was judged": every row NOT TESTED, or a
+  profile the catalog holds no row of); PASS only when at least one requirement passed and no MUST is a gap.
+
+``profile.baseline`` is the spec commit of the run's own profile, read from the catalog.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .. import SPEC_BASELINE, __version__
+from .. import __version__
 from ..evidence import redact
 from ..resources import SCHEMAS_DIR
 from ..patterns import question_sort_key
@@ -68,7 +81,10 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
         checks = [(s, v) for s, v in named if _is_check(v)]
         observations = [(s, v) for s, v in named if not _is_check(v)]
         failed = [(s, v) for s, v in checks if not v["passed"]]
-        passed = [(s, v) for s, v in checks if v["passed"]]
+        # A pass counts only from a scenario that did not break: one that broke (or was stopped) after a
+        # check passed says nothing reliable about the rest; its failures still count, a failure always shows.
+        passed_in_broken = [(s, v) for s, v in checks if v["passed"] and s["outcome"] == "broken"]
+        passed = [(s, v) for s, v in checks if v["passed"] and s["outcome"] != "broken"]
         row: dict[str, Any] = {
             "id": req.id,
             "level": req.level,
@@ -81,14 +97,21 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             "reason": "",
             "axis": None,
         }
-        if not _applies(req.binds, role):
-            row["verdict"], row["reason"] = "NOT APPLICABLE", f"binds the {req.binds} side, this run certifies a {role}"
-        elif failed:
+        if failed:  # before NOT APPLICABLE: a failed check shows, whichever side the requirement binds
             axis = _strongest_axis([v["axis"] for _, v in failed]) or "must"
             first_s, first_v = next((s, v) for s, v in failed if v["axis"] == axis)
             row["axis"] = axis
             row["verdict"] = "FAIL" if strict else _VERDICT_OF_AXIS[axis]
             row["reason"] = _describe(first_s, first_v)
+            if not _applies(req.binds, role):
+                row["reason"] += f" (it binds the {req.binds} side, but a check of this {role} run judged it)"
+        elif not _applies(req.binds, role):
+            row["verdict"], row["reason"] = "NOT APPLICABLE", f"binds the {req.binds} side, this run certifies a {role}"
+        elif passed_in_broken and not passed:
+            broken = passed_in_broken[0][0]
+            row["verdict"] = "NOT TESTED"
+            row["reason"] = (f"its only passed checks are in scenarios that broke: {broken['name']}"
+                             + (f" ({broken['message']})" if broken["message"] else ""))
         elif passed:
             row["verdict"] = "PASS"
             unjudged = [s for s in tagged if s["outcome"] in ("broken", "not_tested")]
@@ -177,15 +200,45 @@ def untested_musts(requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and not r["reason"].startswith("deselected")]
 
 
+#: Row verdicts that mean a check judged the requirement (NOT TESTED and NOT APPLICABLE judged nothing).
+JUDGED = ("PASS", "FAIL", "DEVIATION", "ADVISORY")
+
+
+def _unjudged_failures(scenarios: list[dict[str, Any]], requirements: list[dict[str, Any]]) -> list[str]:
+    """Failed scenarios none of whose failed checks has a FAIL row (an ID outside the profile): the run failed
+    on something it cannot show, which is our bug, never a verdict on the SUT."""
+    fail_rows = {r["id"] for r in requirements if r["verdict"] == "FAIL"}
+    return [s["name"] for s in scenarios if s["outcome"] == "failed"
+            and not any(set(v["requirements"]) & fail_rows for v in s["verdicts"] if not v["passed"])]
+
+
+def _what_passed(requirements: list[dict[str, Any]], gaps: list[dict[str, Any]], profile: str) -> str:
+    """The claim a run without failures may make: how many requirements passed, never more than the rows."""
+    passed = sum(1 for r in requirements if r["verdict"] == "PASS")
+    if passed:
+        return f"{passed} requirement(s) passed" + (f", {len(gaps)} MUST not tested" if gaps else "")
+    judged = sum(1 for r in requirements if r["verdict"] in JUDGED)
+    text = "no requirement passed" if judged else "no requirement was judged"
+    if not requirements:
+        return f"{text} (the catalog holds no requirement of profile {profile!r})"
+    return f"{text} ({len(gaps)} MUST not tested)"
+
+
 def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
                   requirements: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's verdict, exit code and one-line headline (DESIGN.md section 5, issue 11)."""
     outcome_counts = Counter(s["outcome"] for s in scenarios)
     failed_musts = [r["id"] for r in requirements if r["verdict"] == "FAIL"]
     gaps = untested_musts(requirements)
+    passed_rows = [r for r in requirements if r["verdict"] == "PASS"]
     unreachable = bool(scenarios) and all(s["outcome"] == "broken" and s["cause"] == "unreachable" for s in scenarios)
+    unjudged_failures = _unjudged_failures(scenarios, requirements)
     chosen = selection_text(record.selection)
-    if unreachable or record.aborted:
+    if record.collection_errors:
+        verdict, exit_code = "HARNESS ERROR", 1
+        headline = (f"harness error: the suite could not be collected: {record.collection_errors[0]}"
+                    + (f" (and {len(record.collection_errors) - 1} more)" if len(record.collection_errors) > 1 else ""))
+    elif unreachable or record.aborted:
         verdict, exit_code = "UNREACHABLE", 3
         headline = record.aborted or "the SUT could not be reached in any scenario"
         if failed_musts:  # what failed before the WFM went silent is still a failure; say so
@@ -193,10 +246,16 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
     elif record.interrupted:
         verdict, exit_code = "INTERRUPTED", 1
         headline = f"stopped by {record.interrupted} after {len(scenarios)} scenario(s); the summaries cover what ran"
+    elif outcome_counts["failed"] and not failed_musts:
+        verdict, exit_code = "HARNESS ERROR", 1
+        headline = (f"harness error: {len(unjudged_failures)} scenario(s) failed on a check that names no requirement "
+                    f"of profile {record.profile}: {', '.join(unjudged_failures[:3])}")
     elif outcome_counts["failed"]:
         verdict, exit_code = "FAIL", 1
-        headline = f"{len(failed_musts)} requirement(s) failed: {', '.join(failed_musts)}" if failed_musts else \
-            f"{outcome_counts['failed']} scenario(s) failed"
+        headline = f"{len(failed_musts)} requirement(s) failed: {', '.join(failed_musts)}"
+        if unjudged_failures:
+            headline += (f"; harness error: {len(unjudged_failures)} more scenario(s) failed on a check that names "
+                         f"no requirement of profile {record.profile}: {', '.join(unjudged_failures[:3])}")
     elif outcome_counts["broken"]:
         verdict, exit_code = "INCOMPLETE", 1
         headline = f"{outcome_counts['broken']} scenario(s) could not be judged (broken)"
@@ -205,11 +264,15 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
         headline = f"no scenario matched the selection {chosen}".rstrip()
     elif record.selection:
         verdict, exit_code = "PARTIAL", 0
-        headline = f"{len(scenarios)} scenario(s) selected by {chosen}; every selected MUST passed (not a certification)"
-    elif gaps:
+        headline = (f"{len(scenarios)} scenario(s) selected by {chosen}; "
+                    f"{_what_passed(requirements, gaps, record.profile)} (not a certification)")
+    elif gaps or not passed_rows:  # a run that passed nothing never reads PASS
         verdict, exit_code = "PASS WITH GAPS", 0
-        headline = (f"PASS, {len(gaps)} MUST not tested: {', '.join(r['id'] for r in gaps)} "
-                    "(summary.md ends with the checklist for the vendor to attest)")
+        if passed_rows:
+            headline = (f"PASS, {len(gaps)} MUST not tested: {', '.join(r['id'] for r in gaps)} "
+                        "(summary.md ends with the checklist for the vendor to attest)")
+        else:
+            headline = _what_passed(requirements, gaps, record.profile)
     else:
         verdict, exit_code = "PASS", 0
         headline = "every requirement this suite judges passed"
@@ -229,7 +292,7 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
     return {
         "schema_version": 1,
         "harness": {"name": "margo-conformance", "version": __version__},
-        "profile": {"id": record.profile, "baseline": SPEC_BASELINE},
+        "profile": {"id": record.profile, "baseline": profile_baseline(catalog, record.profile)},
         "sut": {
             "name": record.sut.name,
             "role": record.role,
@@ -244,6 +307,7 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "strict": record.strict,
             "selection": record.selection,
             "interrupted": record.interrupted,
+            "collection_errors": list(record.collection_errors),
         },
         "result": decide_result(record, scenarios, requirements),
         "counts": {
@@ -257,6 +321,14 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
         "interpretations": _interpretations(catalog, scenarios),
         "paths": {"output": record.output},
     }
+
+
+def profile_baseline(catalog: Any, profile: str) -> str:
+    """The spec commit of the run's own profile, from the catalog (never another profile's constant)."""
+    try:
+        return str(catalog.profile(profile).baseline)
+    except KeyError:
+        return f"unknown: profile {profile!r} is not in the requirement catalog"
 
 
 def _iso(ts: float) -> str:
