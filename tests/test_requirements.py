@@ -479,3 +479,19 @@ def test_the_id_scan_sees_decorators_bindings_notes_and_tags(tmp_path: Path) -> 
     feature = tmp_path / "x.feature"
     feature.write_text("  @req:SIG-91 @level:MUST\n  Scenario: s\n    Then the WFM answers 401 (SIG-90, advisory)\n")
     assert _cited_ids_in_feature(feature) == {"SIG-91", "SIG-90"}
+
+
+def test_every_question_id_the_suites_cite_is_in_the_catalog(catalog: Catalog) -> None:
+    """A Q-ID a check, step, route-matrix row or feature rests on must be a catalog question: the summary reads
+    its position, and a typo would otherwise surface only in a run that fails on it."""
+    from margo_conformance.patterns import QUESTION_ID
+    from margo_conformance.resources import FEATURES_DIR
+
+    src = PROJECT_ROOT / "src" / "margo_conformance"
+    files = [*sorted((src / "checks").glob("*.py")), *sorted((PROJECT_ROOT / "steps").rglob("*.py")),
+             src / "route_matrix.py", *sorted(FEATURES_DIR.rglob("*.feature"))]
+    cited = {f"{p.relative_to(PROJECT_ROOT)}: {q}" for p in files
+             for q in re.findall(rf"\b{QUESTION_ID}\b", p.read_text())}
+    assert len(cited) > 20  # the scan sees the suites
+    unknown = sorted(c for c in cited if c.rpartition(": ")[2] not in {q.id for q in catalog.questions()})
+    assert not unknown, "questions not in fixtures/requirements.yaml:\n" + "\n".join(unknown)

@@ -347,3 +347,17 @@ def test_the_allure_environment_stamps_the_summarys_baseline(tmp_path) -> None:
     summary["profile"] = {"id": "lab-2027", "baseline": "example/spec@" + "ab" * 20}
     env = write_environment(tmp_path, summary).read_text()
     assert "spec.baseline=example/spec@" + "ab" * 20 in env.splitlines() and "profile=lab-2027" in env.splitlines()
+
+
+def test_a_pass_with_a_deviation_names_it_and_never_says_every_requirement_passed() -> None:
+    """Issue 18 (Q-33): a WFM that answers 201 to a revoked certificate's onboarding passes a default run, and the
+    headline says which requirement deviated instead of "every requirement this suite judges passed"."""
+    scenarios = [s for s in _all_wfm_musts_passed() if s.id != "s-SIG-13"]
+    dev = verdict(["SIG-13"], False, "interpretation", qs=("Q-33",), choice="other")
+    scenarios.append(sr("q33", "passed", None, [dev, verdict(["SIG-13"], True, None)], ("SIG-13",)))
+    result = build_summary(record(*scenarios), CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("PASS", 0)
+    assert result["headline"] == ("no MUST failed; 1 deviation(s) from our reading: SIG-13 "
+                                  "(reported; they fail only --strict)")
+    clean = build_summary(record(*_all_wfm_musts_passed()), CATALOG, finished_at=1.0)["result"]
+    assert clean["headline"] == "every requirement this suite judges passed"

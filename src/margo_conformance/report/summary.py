@@ -224,6 +224,14 @@ def _what_passed(requirements: list[dict[str, Any]], gaps: list[dict[str, Any]],
     return f"{text} ({len(gaps)} MUST not tested)"
 
 
+def _named_differences(requirements: list[dict[str, Any]]) -> str:
+    """What a passing run still reports: the deviations and advisories, by requirement (they fail only --strict)."""
+    parts = [f"{len(ids)} {label}: {', '.join(ids)}" for label, verdict in
+             (("deviation(s) from our reading", "DEVIATION"), ("advisory(ies)", "ADVISORY"))
+             if (ids := [r["id"] for r in requirements if r["verdict"] == verdict])]
+    return ("; " + "; ".join(parts) + " (reported; they fail only --strict)") if parts else ""
+
+
 def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
                   requirements: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's verdict, exit code and one-line headline (DESIGN.md section 5, issue 11)."""
@@ -265,7 +273,8 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
     elif record.selection:
         verdict, exit_code = "PARTIAL", 0
         headline = (f"{len(scenarios)} scenario(s) selected by {chosen}; "
-                    f"{_what_passed(requirements, gaps, record.profile)} (not a certification)")
+                    f"{_what_passed(requirements, gaps, record.profile)}{_named_differences(requirements)} "
+                    "(not a certification)")
     elif gaps or not passed_rows:  # a run that passed nothing never reads PASS
         verdict, exit_code = "PASS WITH GAPS", 0
         if passed_rows:
@@ -273,6 +282,10 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
                         "(summary.md ends with the checklist for the vendor to attest)")
         else:
             headline = _what_passed(requirements, gaps, record.profile)
+        headline += _named_differences(requirements)
+    elif differences := _named_differences(requirements):
+        verdict, exit_code = "PASS", 0
+        headline = f"no MUST failed{differences}"
     else:
         verdict, exit_code = "PASS", 0
         headline = "every requirement this suite judges passed"
