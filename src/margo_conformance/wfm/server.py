@@ -269,19 +269,22 @@ class WfmServer:
     def start(self) -> WfmServer:
         if self._thread is not None:
             raise HarnessError("WFM server already started")
+        (self.data_dir / ADMIN_FILE).unlink(missing_ok=True)  # a previous server's file would say "ready" too soon
         sock = _bind(self.host, self._requested_port)
         admin_sock = _bind("127.0.0.1", self._admin_port)
         self.port = sock.getsockname()[1]
         self.admin_url = f"http://127.0.0.1:{admin_sock.getsockname()[1]}"
-        _write_private(self.data_dir / ADMIN_FILE, json.dumps(
-            {"admin_url": self.admin_url, "token": self.admin_token, "base_url": self.base_url,
-             "ca_file": str(self.ca_file)}, indent=2).encode())
         self._thread = threading.Thread(target=self._run, args=(sock, admin_sock), name=f"wfm-{self.port}",
                                         daemon=True)
         self._thread.start()
         if not self._started.wait(_START_TIMEOUT_S) or self._error is not None:
             self.stop()
             raise HarnessError(f"the WFM server did not start: {self._error!r}")
+        # Written once both listeners accept: other processes (the load mode's builtin WFM, scripts) wait for
+        # this file, and a file written at bind time sent them a "connection refused" under load.
+        _write_private(self.data_dir / ADMIN_FILE, json.dumps(
+            {"admin_url": self.admin_url, "token": self.admin_token, "base_url": self.base_url,
+             "ca_file": str(self.ca_file)}, indent=2).encode())
         return self
 
     def _run(self, sock: socket.socket, admin_sock: socket.socket) -> None:
