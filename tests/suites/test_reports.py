@@ -182,3 +182,25 @@ def test_report_command_takes_a_relative_directory(defect_run, monkeypatch: pyte
     monkeypatch.chdir(run.output.parent)
     index = build_html(Path(run.output.name))
     assert index.is_absolute() and index.exists()
+
+
+def test_a_row_made_by_rule_shows_its_basis_in_allure_and_summary(defect_run) -> None:
+    """Issue 18: every generalised row says where its level comes from, in the Allure description of the test,
+    in summary.json and in summary.md; a scenario copied from the text carries none."""
+    role, run = defect_run
+    with_basis = {s["name"]: s["basis"] for s in run.summary["scenarios"] if s.get("basis")}
+    assert with_basis, "no scenario of the run declared a basis"
+    descriptions = {r["name"]: r.get("description", "") for r in _allure_results(run)}
+    for name, basis in with_basis.items():
+        title = next(t for t in descriptions if t.endswith(name))
+        assert basis["cites"] in descriptions[title], (name, descriptions[title])
+        expected = "By analogy" if basis["kind"] == "analogy" else "Named by the text"
+        assert descriptions[title].startswith(expected), descriptions[title]
+    markdown = (run.output / "summary.md").read_text()
+    assert "## Rows made by rule, and where each gets its level" in markdown
+    if role == "wfm":
+        q33 = next(b for n, b in with_basis.items() if "does not get a working client back" in n)
+        assert (q33["kind"], q33["question"]) == ("analogy", "Q-33")
+        assert "by analogy (Q-33, interpretation axis)" in markdown
+    else:
+        assert {b["question"] for b in with_basis.values()} == {"Q-H04"}
