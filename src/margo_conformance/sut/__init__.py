@@ -50,7 +50,13 @@ from urllib.parse import urlsplit
 from .. import DEFAULT_PROFILE
 from ..errors import ConfigError
 
-KNOWN_PROFILES = ("httpsig-2026h1",)
+def known_profiles() -> tuple[str, ...]:
+    """The profile folders (``profiles/<name>/``): a SUT file may name any of them."""
+    from ..profiles import known_profiles as known
+
+    return known()
+
+
 ROLES = ("wfm", "device")
 
 #: A word of its own in a command: this harness's own command line (the Python running it, ``-m
@@ -335,8 +341,8 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     if not name.strip():
         raise ConfigError("sut.name: must not be empty")
     profile = sut.get("profile", str, DEFAULT_PROFILE)
-    if profile not in KNOWN_PROFILES:
-        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}")
+    if profile not in known_profiles():
+        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known profiles: {', '.join(known_profiles())}")
     sut.finish()
     wfm_section = root.table("wfm")
     device_section = root.table("device")
