@@ -228,10 +228,12 @@ def test_a_run_in_which_every_scenario_was_not_tested_never_reads_pass() -> None
     summary = build_summary(record(sr("a", "not_tested", "not_tested", []),
                                    sr("b", "not_tested", "not_tested", [], ("ONB-09",))), CATALOG, finished_at=1.0)
     result = summary["result"]
-    assert (result["verdict"], result["exit_code"]) == ("PASS WITH GAPS", 0)
+    # Issue 19: a run that judged no requirement is never a pass of any kind (was PASS WITH GAPS, exit 0).
+    assert (result["verdict"], result["exit_code"]) == ("INCOMPLETE", 1)
     assert summary["counts"]["requirements"]["PASS"] == 0
     gaps = len(result["untested_musts"])
-    assert gaps > 0 and result["headline"] == f"no requirement was judged ({gaps} MUST not tested)"
+    assert gaps > 0 and result["headline"] == (f"no requirement was judged ({gaps} MUST not tested); a run that "
+                                               "judged no requirement certifies nothing")
     assert validate_summary(summary) == []
 
 
@@ -240,7 +242,7 @@ def test_a_run_whose_only_passes_bind_the_other_side_judged_nothing() -> None:
     summary = build_summary(record(sr("a", "passed", None, [verdict(["SIG-01"], True, None)], ("SIG-01",))),
                             CATALOG, finished_at=1.0)
     assert summary["counts"]["requirements"]["PASS"] == 0
-    assert summary["result"]["verdict"] == "PASS WITH GAPS"
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("INCOMPLETE", 1)
     assert summary["result"]["headline"].startswith("no requirement was judged")
 
 
@@ -249,7 +251,7 @@ def test_a_profile_without_requirements_is_never_pass() -> None:
     rec.profile = "nope"
     summary = build_summary(rec, CATALOG, finished_at=1.0)
     assert summary["requirements"] == []
-    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("PASS WITH GAPS", 0)
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("INCOMPLETE", 1)
     assert "no requirement was judged" in summary["result"]["headline"] and "'nope'" in summary["result"]["headline"]
 
 
@@ -361,3 +363,43 @@ def test_a_pass_with_a_deviation_names_it_and_never_says_every_requirement_passe
                                   "(reported; they fail only --strict)")
     clean = build_summary(record(*_all_wfm_musts_passed()), CATALOG, finished_at=1.0)["result"]
     assert clean["headline"] == "every requirement this suite judges passed"
+
+
+# --- issue 19: a run lists only its profile's rows; lab preconditions; nothing judged is never a pass ----------
+
+
+def test_a_miaf_run_lists_only_miaf_rows_and_marks_attestation_and_lab_preconditions() -> None:
+    rec = record(sr("a", "passed", None, [verdict(["MTLS-02"], True, None)], ("MTLS-02",)))
+    rec.profile = "miaf-rc3"
+    summary = build_summary(rec, CATALOG, finished_at=1.0)
+    ids = {r["id"] for r in summary["requirements"]}
+    assert ids == CATALOG.ids(profile="miaf-rc3") and "SIG-10" not in ids
+    by_id = {r["id"]: r for r in summary["requirements"]}
+    assert by_id["MTLS-02"]["verdict"] == "PASS"
+    assert (by_id["MTLS-10"]["verdict"], by_id["MTLS-10"]["reason"]) == (
+        "NOT TESTED", "a lab precondition the operator sets up, not a behaviour of the SUT a scenario can judge")
+    assert by_id["MRTY-09"]["verdict"] == "NOT APPLICABLE"  # binds the device; attestation shows on a device run
+    assert summary["profile"]["baseline"] == "margo/specification@5c690f364f9ec47f4c5e7ebc492c21995eb4bae7"
+    assert summary["result"]["verdict"] == "PASS WITH GAPS" and "MTLS-10" in summary["result"]["untested_musts"]
+    assert validate_summary(summary) == []
+
+
+def test_a_run_that_judged_nothing_is_incomplete_whatever_the_cause() -> None:
+    # Only observations (no check) in a MIAF run: no row judged, so the run is not a pass of any kind.
+    rec = record(sr("a", "passed", None, [verdict(["MTLS-02"], True, None, kind="observation")], ("MTLS-02",)))
+    rec.profile = "miaf-rc3"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("INCOMPLETE", 1)
+    assert result["headline"].startswith("no requirement was judged") and "PASS" not in result["headline"]
+    from margo_conformance.report.console import render_console_summary
+
+    lines = render_console_summary(build_summary(rec, CATALOG, finished_at=1.0))
+    assert "Result: INCOMPLETE  (exit code 1)" in lines and not any(ln.startswith("Result: PASS") for ln in lines)
+
+
+def test_no_scenario_of_the_profile_names_the_profile_not_a_selection() -> None:
+    rec = record()
+    rec.profile = "miaf-rc3"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("NO SCENARIOS", 2)
+    assert result["headline"] == "no scenario of the wfm suite applies to profile miaf-rc3"

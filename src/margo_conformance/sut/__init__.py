@@ -335,8 +335,10 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     if not name.strip():
         raise ConfigError("sut.name: must not be empty")
     profile = sut.get("profile", str, DEFAULT_PROFILE)
-    if profile not in KNOWN_PROFILES:
-        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}")
+    from ..profiles import known_profiles  # the profile folders (profiles/<name>/), not a list kept here
+
+    if profile not in known_profiles():
+        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known profiles: {', '.join(known_profiles())}")
     sut.finish()
     wfm_section = root.table("wfm")
     device_section = root.table("device")
