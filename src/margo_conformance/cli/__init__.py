@@ -32,6 +32,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("wfm", "margo_conformance.wfm.cli"),
     ("init", "margo_conformance.cli.init"),
     ("load", "margo_conformance.cli.load"),
+    ("pki", "margo_conformance.cli.pki"),
 ]
 
 
