@@ -101,7 +101,8 @@ class RunState:
         sut_arg: str = config.getoption("--margo-sut")
         defects = tuple(config.getoption("--margo-defect") or ())
         if sut_arg == "builtin":
-            self.sut = builtin_sut(self.role, defects=defects)
+            self.sut = builtin_sut(self.role, defects=defects,
+                                   **({"profile": p} if (p := config.getoption("--margo-profile")) else {}))
         else:
             self.sut = load_sut(sut_arg)
         self.profile: str = config.getoption("--margo-profile") or self.sut.profile
