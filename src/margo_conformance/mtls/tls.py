@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,12 @@ def client_context(identity: ClientIdentity | None, bundle_pem: bytes | str | No
     legacy = any(v in ("1.0", "1.1") for v in (min_version, max_version))
     if legacy:
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    if min_version is not None:
-        ctx.minimum_version = _VERSIONS[min_version]
-    if max_version is not None:
-        ctx.maximum_version = _VERSIONS[max_version]
+    with warnings.catch_warnings():  # offering TLS 1.0/1.1 is the point of the MTLS-06 probes
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if min_version is not None:
+            ctx.minimum_version = _VERSIONS[min_version]
+        if max_version is not None:
+            ctx.maximum_version = _VERSIONS[max_version]
     ctx.set_alpn_protocols(alpn or ["http/1.1"])
     if identity is not None:
         ctx.load_cert_chain(str(identity.cert_file), str(identity.key_file))
