@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from margo_conformance.errors import SutUnreachable
 from margo_conformance.pki import TestCA
+from margo_conformance.preflight import clean_client_problem
 from margo_conformance.pytest_plugin import RunState
 from margo_conformance.sut.miaf_wfm import MiafWfmUnderTest, open_miaf_wfm_under_test
 from margo_conformance.sut.wfm import WfmUnderTest, open_wfm_under_test
@@ -72,6 +74,13 @@ def miaf_wfm(run: RunState) -> Iterator[MiafWfmUnderTest]:
     """The MIAF WFM for the whole run: the builtin started with its SVID and policy, or a vendor's set up."""
     target = open_miaf_wfm_under_test(run.sut)
     run.facts.update(target.facts)
+    if not run.sut.builtin:  # hooks mode installs the trust only now: is it in place? (one line, like the pre-flight)
+        problem = clean_client_problem(target)
+        if problem is not None:
+            target.close()
+            refused = SutUnreachable(problem)
+            refused.silent = False
+            raise refused
     try:
         yield target
     finally:
