@@ -1,4 +1,7 @@
-"""Requirement catalog: complete for the HTTPSIG profile, levels mapped as decided, loader strict, CLI usable."""
+"""Requirement catalog: complete for the HTTPSIG profile, levels mapped as decided, loader strict, CLI usable.
+
+The catalog merges every profile folder (profiles/<name>/requirements.yaml); the HTTPSIG assertions here are
+about that profile's rows (tests/test_profiles.py covers the MIAF rows)."""
 
 from __future__ import annotations
 
@@ -47,8 +50,8 @@ def catalog() -> Catalog:
 
 
 def test_catalog_holds_exactly_the_httpsig_rows_in_digest_order(catalog: Catalog) -> None:
-    assert [r.id for r in catalog.all()] == EXPECTED_IDS
-    assert len(catalog) == 88
+    assert [r.id for r in catalog.select(profile=PROFILE)] == EXPECTED_IDS
+    assert len(catalog.select(profile=PROFILE)) == 88
     assert catalog.ids(profile=PROFILE) == set(EXPECTED_IDS)
     for rid in MIAF_ONLY:
         assert rid not in catalog
@@ -57,7 +60,7 @@ def test_catalog_holds_exactly_the_httpsig_rows_in_digest_order(catalog: Catalog
 def test_every_entry_is_complete(catalog: Catalog) -> None:
     for r in catalog:
         assert r.level in LEVELS and r.binds in ("wfm", "device", "both")
-        assert r.profiles == (PROFILE,)
+        assert len(r.profiles) == 1 and r.profiles[0] in {p.name for p in catalog.profiles()}
         assert r.text and "\n" not in r.text and len(r.text) <= 200, r.id
         assert r.sources and r.source == ", ".join(r.sources)
         assert all(re.fullmatch(r"[^\s@]+@[0-9a-f]{8}", s) for s in r.sources), r.id
@@ -70,8 +73,10 @@ def test_texts_are_our_own_wording() -> None:
     digest = PROJECT_ROOT.parent / "shared" / "spec" / "DIGEST.md"
     if not digest.is_file():
         pytest.skip("shared/spec/DIGEST.md is not beside the checkout")
+    miaf = digest.parent / "miaf-rc3" / "DIGEST.md"
+    text = digest.read_text() + (miaf.read_text() if miaf.is_file() else "")
     rows = {}
-    for line in digest.read_text().splitlines():
+    for line in text.splitlines():
         cells = [c.strip() for c in line.split("|")]
         if len(cells) > 3 and re.fullmatch(r"[A-Z]+-M?\d{2}", cells[1]):
             rows[cells[1]] = cells[2]
@@ -127,7 +132,7 @@ HARNESS_QUESTIONS = ["Q-H01", "Q-H02", "Q-H03", "Q-H04", "Q-H05"]
 
 def test_questions_and_profile(catalog: Catalog) -> None:
     # Q-01..Q-33 are DIGEST section 6; Q-H01.. are harness-numbered positions, in a form the DIGEST never uses.
-    assert [q.id for q in catalog.questions()] == [f"Q-{i:02d}" for i in range(1, 34)] + HARNESS_QUESTIONS
+    assert [q.id for q in catalog.questions(profile=PROFILE)] == [f"Q-{i:02d}" for i in range(1, 34)] + HARNESS_QUESTIONS
     for qid in HARNESS_QUESTIONS:
         assert "harness-numbered" in catalog.question(qid).summary
     assert "revoked" in catalog.question("Q-33").summary
@@ -138,7 +143,7 @@ def test_questions_and_profile(catalog: Catalog) -> None:
         catalog.question("Q-99")
     profile = catalog.profile(PROFILE)
     assert profile.baseline_commit == "35b9aa41478734f136b675fa219cfba0e790acc3"
-    assert [p.name for p in catalog.profiles()] == [PROFILE]
+    assert [p.name for p in catalog.profiles()] == [PROFILE, "miaf-rc3"]
     used = {q for r in catalog for q in r.interpretations}
     assert used <= {q.id for q in catalog.questions()}
     assert [q.id for q in catalog.interpretations_of(["SIG-11", "TLS-02"])] == ["Q-08", "Q-14", "Q-25"]
@@ -163,9 +168,10 @@ def test_role_levels(catalog: Catalog) -> None:
 def test_a_role_level_above_the_text_needs_the_interpretation_it_rests_on(tmp_path) -> None:
     import yaml
 
-    from margo_conformance.requirements import REQUIREMENTS_FILE as SOURCE
+    from margo_conformance.resources import PROFILES_DIR
 
-    data = yaml.safe_load(SOURCE.read_text())
+    data = yaml.safe_load((PROFILES_DIR / PROFILE / "requirements.yaml").read_text())
+    data["profiles"] = {PROFILE: {"title": "t", "baseline_commit": "35b9aa41478734f136b675fa219cfba0e790acc3"}}
     entry = next(r for r in data["requirements"] if r["id"] == "CAP-20")
     entry["role_levels"] = {"device": "MUST"}
     bad = tmp_path / "catalog.yaml"
@@ -181,7 +187,7 @@ def test_queries(catalog: Catalog) -> None:
     assert catalog.ids(level="MUST") == {r.id for r in catalog if r.level == "MUST"}
     must_verdict = catalog.ids(verdict_level="MUST")
     assert "CERT-01" in must_verdict and "CERT-01" not in catalog.ids(level="MUST")
-    assert catalog.ids(level="SHOULD") == {"ERR-02"}
+    assert catalog.ids(level="SHOULD", profile=PROFILE) == {"ERR-02"}
     assert catalog.strongest_verdict("ERR-02", "SIG-10") == "MUST"
     assert catalog.strongest_verdict("ERR-02", "SIG-04") == "SHOULD"
     assert "SIG-11" in catalog and "SIG-99" not in catalog
@@ -190,7 +196,7 @@ def test_queries(catalog: Catalog) -> None:
     with pytest.raises(ConfigError, match="unknown level"):
         catalog.ids(level="must-ish")
     with pytest.raises(ConfigError, match="unknown profile"):
-        catalog.ids(profile="miaf-rc3")
+        catalog.ids(profile="nope")
 
 
 def test_load_catalog_is_cached_and_reloads_a_changed_file(tmp_path: Path) -> None:
@@ -359,7 +365,7 @@ def test_cli_filters() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--profile", "miaf-rc3"], "unknown profile 'miaf-rc3'"),
+        (["--profile", "nope"], "unknown profile 'nope'"),
         (["--binds", "server"], "--binds must be one of wfm, device, both"),
         (["--level", "MOST"], "unknown level 'MOST'"),
     ],

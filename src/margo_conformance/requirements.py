@@ -1,4 +1,9 @@
-"""The requirement catalog (``fixtures/requirements.yaml``): the IDs every scenario, finding and report cites.
+"""The requirement catalog (``profiles/<name>/requirements.yaml``): the IDs every scenario, finding and report cites.
+
+The catalog is split per profile: each profile folder holds its own rows and questions, and
+``load_catalog()`` merges every folder into one :class:`Catalog` (IDs are unique across profiles; the
+profile's title and spec commit come from its ``profile.yaml``). ``load_catalog(path)`` of one YAML file
+reads the single-file form (``profiles:``, ``questions:``, ``requirements:``) as before.
 
 Why strict loading: reports roll verdicts up per requirement and the coverage test fails on a MUST
 without a scenario, so a misspelt level, an unknown profile or a dangling interpretation ID would
@@ -74,9 +79,11 @@ _REQ_KEYS = {
     "verified_by",
     "role_levels",
 }
-#: How a requirement is verified: by a scenario of a suite, or by the vendor's attestation (conformance
-#: statement) where no automated test can judge it (e.g. downtime tolerance, GEN-05).
-VERIFIED_BY = ("scenario", "attestation")
+#: How a requirement is verified: by a scenario of a suite, by the vendor's attestation (conformance
+#: statement) where no automated test can judge it (e.g. downtime tolerance, GEN-05), or it is a lab
+#: precondition the operator sets up (MTLS-10: no inspecting proxy), which the SUT's behaviour cannot show.
+#: Reports list the last two NOT TESTED with that reason.
+VERIFIED_BY = ("scenario", "attestation", "lab-precondition")
 _REQUIRED_REQ_KEYS = ("id", "level", "binds", "profiles", "text", "source")
 
 
@@ -103,7 +110,7 @@ class Requirement:
     sources: tuple[str, ...] = ()  # the same sources, one per item
     note: str | None = None  # why a level or binding was chosen, when not obvious
     digest_level: str | None = None  # the DIGEST's own wording of a mixed level, e.g. "MUST (prose) vs SHOULD (yaml)"
-    verified_by: str = "scenario"  # "scenario" | "attestation"
+    verified_by: str = "scenario"  # "scenario" | "attestation" | "lab-precondition"
     #: How a failure counts on one side when it differs from ``verdict_level`` (DIGEST 6.1): e.g. GEN-03 is a
     #: MUST, but the WFM side sees only a configured URL, so it is judged at SHOULD there. A role level raised
     #: above what the text gives rests on an interpretation (``by``), so its failures land on that axis.
@@ -190,11 +197,14 @@ class Catalog:
         profiles: list[Profile] | None = None,
         *,
         path: Path | None = None,
+        question_profiles: Mapping[str, str] | None = None,
     ) -> None:
         self._requirements = list(requirements)
         self._by_id = {r.id: r for r in self._requirements}
         self._questions = {q.id: q for q in (questions or [])}
         self._profiles = {p.name: p for p in (profiles or [])}
+        #: Q-ID -> the profile folder that defines it (merged catalog only; a single file's questions are shared).
+        self._question_profiles = dict(question_profiles or {})
         self.path = path
 
     # -- requirements
@@ -277,8 +287,15 @@ class Catalog:
         except KeyError:
             raise KeyError(f"interpretation {qid!r} is not in the catalog's questions") from None
 
-    def questions(self) -> list[Question]:
-        return sorted(self._questions.values(), key=lambda q: question_sort_key(q.id))
+    def questions(self, *, profile: str | None = None) -> list[Question]:
+        """Every question, or those of one profile: defined in its folder, or cited by one of its rows."""
+        items = self._questions.values()
+        if profile is not None:
+            if self._profiles and profile not in self._profiles:
+                raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(self._profiles)}")
+            cited = {q for r in self._requirements if profile in r.profiles for q in r.interpretations}
+            items = [q for q in items if self._question_profiles.get(q.id, profile) == profile or q.id in cited]
+        return sorted(items, key=lambda q: question_sort_key(q.id))
 
     def interpretations_of(self, req_ids: list[str] | tuple[str, ...] | set[str]) -> list[Question]:
         """The interpretations a set of requirements rests on (what a report lists under 'readings')."""
@@ -300,11 +317,17 @@ class Catalog:
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and check the catalog (default ``fixtures/requirements.yaml``); ConfigError on any defect.
+    """Load and check the catalog; ConfigError on any defect.
 
-    Cached per file and modification time, so steps may call it freely.
+    Default: every ``profiles/<name>/requirements.yaml`` merged (``resources.PROFILES_DIR``). ``path`` may be
+    such a directory of profile folders or one catalog file in the single-file form. Cached per source and
+    modification times, so steps may call it freely.
     """
     target = Path(path) if path is not None else REQUIREMENTS_FILE
+    if target.is_dir():
+        files = _profile_catalog_files(target)
+        stamp = tuple((str(f), os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in files)
+        return _load_dir_cached(str(target.resolve()), stamp)
     try:
         stat = os.stat(target)
     except OSError as exc:
@@ -312,23 +335,86 @@ def load_catalog(path: Path | None = None) -> Catalog:
     return _load_cached(str(target.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+#: In a profile folder: the profile's description and its catalog part.
+PROFILE_FILE = "profile.yaml"
+CATALOG_PART = "requirements.yaml"
+
+
+def _profile_catalog_files(directory: Path) -> list[Path]:
+    """Every file the merged catalog is read from, in a stable order (profile folders by name)."""
+    folders = sorted(p for p in directory.iterdir() if p.is_dir() and (p / PROFILE_FILE).is_file())
+    if not folders:
+        raise ConfigError(f"cannot read the requirement catalog: no profile folder (<name>/{PROFILE_FILE}) in "
+                          f"{directory}")
+    return [f for folder in folders for f in (folder / PROFILE_FILE, folder / CATALOG_PART) if f.is_file()]
+
+
 @lru_cache(maxsize=16)
 def _load_cached(path: str, _mtime_ns: int, _size: int) -> Catalog:
     return _parse(Path(path))
 
 
-def _parse(path: Path) -> Catalog:
+@lru_cache(maxsize=4)
+def _load_dir_cached(directory: str, _stamp: tuple[tuple[str, int, int], ...]) -> Catalog:
+    return _parse_profile_dir(Path(directory))
+
+
+def _read_yaml(path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the requirement catalog {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"requirement catalog {path} is not valid YAML: {exc}") from exc
+
+
+def _parse_profile_dir(directory: Path) -> Catalog:
+    """Merge the profile folders: the profile entries from each ``profile.yaml`` (title, spec), then every
+    folder's questions and rows, checked as one catalog (so IDs stay unique across profiles)."""
+    profiles_raw: dict[str, Any] = {}
+    merged: dict[str, list[Any]] = {"questions": [], "requirements": []}
+    question_profiles: dict[str, str] = {}
+    for folder in sorted(p for p in directory.iterdir() if p.is_dir() and (p / PROFILE_FILE).is_file()):
+        desc = _read_yaml(folder / PROFILE_FILE)
+        spec = desc.get("spec") if isinstance(desc, Mapping) else None
+        if not isinstance(desc, Mapping) or not isinstance(spec, Mapping):
+            raise ConfigError(f"{folder / PROFILE_FILE}: needs a mapping with a 'spec' section")
+        name = desc.get("name", folder.name)
+        if name != folder.name:
+            raise ConfigError(f"{folder / PROFILE_FILE}: name {name!r} differs from its folder {folder.name!r}")
+        profiles_raw[folder.name] = {"title": desc.get("title"), "baseline_commit": spec.get("commit"),
+                                     "repository": spec.get("repository", "margo/specification"),
+                                     "sources": spec.get("sources") or [], "note": spec.get("note")}
+        part_file = folder / CATALOG_PART
+        if not part_file.is_file():
+            continue
+        part = _read_yaml(part_file)
+        if not isinstance(part, Mapping):
+            raise ConfigError(f"requirement catalog {part_file}: the top level must be a mapping")
+        unknown = set(part) - {"questions", "requirements"}
+        if unknown:
+            raise ConfigError(f"requirement catalog {part_file}: unknown top-level keys {sorted(unknown)}")
+        for key in merged:
+            value = part.get(key) or []
+            if not isinstance(value, list):
+                raise ConfigError(f"requirement catalog {part_file}: '{key}' must be a list")
+            merged[key].extend(value)
+        question_profiles.update({str(q.get("id")): folder.name for q in part.get("questions") or []
+                                  if isinstance(q, Mapping)})
+    return _build(directory, {"profiles": profiles_raw, **merged}, question_profiles)
+
+
+def _parse(path: Path) -> Catalog:
+    data = _read_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError(f"requirement catalog {path}: the top level must be a mapping")
     unknown = set(data) - {"profiles", "questions", "requirements"}
     if unknown:
         raise ConfigError(f"requirement catalog {path}: unknown top-level keys {sorted(unknown)}")
+    return _build(path, data)
+
+
+def _build(path: Path, data: Mapping[str, Any], question_profiles: Mapping[str, str] | None = None) -> Catalog:
     profiles = _parse_profiles(path, data.get("profiles"))
     questions = _parse_questions(path, data.get("questions"))
     raw_reqs = data.get("requirements")
@@ -344,7 +430,7 @@ def _parse(path: Path) -> Catalog:
             raise ConfigError(f"{path}: duplicate requirement ID {req.id} (entries #{seen[req.id]} and #{number})")
         seen[req.id] = number
         requirements.append(req)
-    return Catalog(requirements, questions, profiles, path=path)
+    return Catalog(requirements, questions, profiles, path=path, question_profiles=question_profiles)
 
 
 def _parse_profiles(path: Path, raw: object) -> list[Profile]:

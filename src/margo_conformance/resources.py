@@ -1,4 +1,4 @@
-"""Where the suites' data live: features, steps, JSON Schemas, fixtures (the catalog, payloads, SUT examples).
+"""Where the suites' data live: features, steps, JSON Schemas, fixtures (payloads, SUT examples), profiles.
 
 In the repository they sit at the top level next to ``src/`` (DESIGN.md section 2), and an editable install
 reads them there. The wheel carries the same directories inside the package (``margo_conformance/_data/``,
@@ -26,12 +26,17 @@ def _data_root() -> Path:
     return _SOURCE_ROOT
 
 
-#: The directory holding features/, steps/, schemas/ and fixtures/ (the checkout, or the wheel's _data/).
+#: The directory holding features/, steps/, schemas/, fixtures/ and profiles/ (the checkout, or the wheel's _data/).
 PROJECT_ROOT = _data_root()
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 FIXTURES_DIR = PROJECT_ROOT / "fixtures"
 PAYLOADS_DIR = FIXTURES_DIR / "payloads"
-REQUIREMENTS_FILE = FIXTURES_DIR / "requirements.yaml"
+#: One folder per spec profile: ``profiles/<name>/profile.yaml`` (routes, codes, registry, ...) and
+#: ``requirements.yaml`` (its catalog rows and questions). ``margo_conformance.profiles`` reads them.
+PROFILES_DIR = PROJECT_ROOT / "profiles"
+#: The default source of the requirement catalog: every profile folder's ``requirements.yaml`` (the name is
+#: kept from when the catalog was one file, fixtures/requirements.yaml; ``load_catalog`` also reads one file).
+REQUIREMENTS_FILE = PROFILES_DIR
 FEATURES_DIR = PROJECT_ROOT / "features"
 STEPS_DIR = PROJECT_ROOT / "steps"
 #: The project's package.json (it pins the Allure CLI the HTML report is built with).

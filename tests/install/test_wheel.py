@@ -78,7 +78,9 @@ def test_the_wheel_carries_the_suites_data_and_no_bytecode(installed: Installed)
                      "margo_conformance/_data/steps/wfm/test_wfm_suite.py",
                      "margo_conformance/_data/steps/pytest.ini",
                      "margo_conformance/_data/schemas/report/summary.schema.json",
-                     "margo_conformance/_data/fixtures/requirements.yaml",
+                     "margo_conformance/_data/profiles/httpsig-2026h1/requirements.yaml",
+                     "margo_conformance/_data/profiles/miaf-rc3/profile.yaml",
+                     "margo_conformance/_data/schemas/miaf-rc3/problem-details.schema.json",
                      "margo_conformance/_data/fixtures/sut/templates/wfm.toml",
                      "margo_conformance/_data/package.json"):
         assert required in names

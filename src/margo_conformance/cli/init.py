@@ -40,10 +40,10 @@ def app(
     if role not in ("wfm", "device"):
         typer.echo(f"error: --role must be 'wfm' or 'device', not {role!r}", err=True)
         raise typer.Exit(2)
-    from ..sut import KNOWN_PROFILES
+    from ..sut import known_profiles
 
-    if profile is not None and profile not in KNOWN_PROFILES:
-        typer.echo(f"error: --profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}", err=True)
+    if profile is not None and profile not in known_profiles():
+        typer.echo(f"error: --profile: unknown profile {profile!r}; known: {', '.join(known_profiles())}", err=True)
         raise typer.Exit(2)
     target = path or Path(f"{role}-sut.toml")
     if target.exists() and not force:

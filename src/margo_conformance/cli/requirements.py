@@ -12,7 +12,9 @@ from pathlib import Path
 
 import typer
 
+from .. import DEFAULT_PROFILE
 from ..errors import ConfigError
+from ..profiles import check_profile_name
 from ..requirements import BINDS, LEVELS, VERDICT_LEVELS, Requirement, load_catalog
 
 __all__ = ["app", "format_table"]
@@ -35,7 +37,10 @@ def format_table(requirements: list[Requirement], *, width: int = 0) -> str:
 
 
 def app(
-    profile: str | None = typer.Option(None, "--profile", "-p", help="Only this profile (e.g. httpsig-2026h1)."),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="The profile whose rows to list (default: "
+                                       f"{DEFAULT_PROFILE}; see 'margo-conformance requirements --profiles')."),
+    all_profiles: bool = typer.Option(False, "--all-profiles", help="Every profile's rows (the whole catalog)."),
+    list_profiles: bool = typer.Option(False, "--profiles", help="List the known profiles and their spec commits."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
     binds: str | None = typer.Option(
         None, "--binds", help="wfm or device: what applies to a SUT of that role (includes 'both'); or both."
@@ -58,8 +63,19 @@ def app(
             if binds not in BINDS:
                 raise ConfigError(f"--binds must be one of {', '.join(BINDS)}, not {binds!r}")
         catalog = load_catalog(catalog_file)
+        if list_profiles:
+            for p in catalog.profiles():
+                typer.echo(f"{p.name:<18} {p.baseline}  {p.title}")
+            return
+        if all_profiles:
+            if profile is not None:
+                raise ConfigError("--profile and --all-profiles exclude each other")
+        elif profile is None:
+            profile = DEFAULT_PROFILE if DEFAULT_PROFILE in {p.name for p in catalog.profiles()} else None
+        elif catalog_file is None:
+            check_profile_name(profile)  # exit 2 naming the known profiles
         if questions:
-            items = catalog.questions()
+            items = catalog.questions(profile=profile)
             if as_json:
                 typer.echo(json.dumps([q.to_dict() for q in items], indent=2))
             else:

@@ -50,7 +50,12 @@ from urllib.parse import urlsplit
 from .. import DEFAULT_PROFILE
 from ..errors import ConfigError
 
-KNOWN_PROFILES = ("httpsig-2026h1", "miaf-rc3")
+def known_profiles() -> tuple[str, ...]:
+    """The profile folders (``profiles/<name>/``): a SUT file may name any of them."""
+    from ..profiles import known_profiles as known
+
+    return known()
+
 ROLES = ("wfm", "device")
 
 #: A word of its own in a command: this harness's own command line (the Python running it, ``-m
@@ -349,7 +354,7 @@ def _parse_mtls_wfm(section: _Section, base_dir: Path, *, ca_given: bool, mtls: 
     if not mtls:
         given = [k for k in keys if k in section.data]
         if given:
-            raise ConfigError(f"wfm.{given[0]}: only for a mutual-TLS profile (sut.profile = 'miaf-rc3')")
+            raise ConfigError(f"wfm.{given[0]}: only for a mutual-TLS profile (such as sut.profile = 'miaf-rc3')")
         return {}
     if ca_given:
         raise ConfigError("wfm.ca: not used under a mutual-TLS profile; the WFM is validated against the trust "
@@ -422,10 +427,8 @@ def _check_signing_ca(cert_path: Path, key_path: Path) -> None:
 
 def is_mtls_profile(profile: str) -> bool:
     """Whether the profile authenticates clients by mutual TLS with SVIDs (its authenticator kind, not its name)."""
-    try:
-        from ..profiles import load_profile
-    except ImportError:  # before the profiles package exists: the one mutual-TLS profile known today
-        return profile == "miaf-rc3"
+    from ..profiles import load_profile
+
     return load_profile(profile).authenticator == "mtls-svid"
 
 
@@ -467,8 +470,8 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     if not name.strip():
         raise ConfigError("sut.name: must not be empty")
     profile = sut.get("profile", str, DEFAULT_PROFILE)
-    if profile not in KNOWN_PROFILES:
-        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}")
+    if profile not in known_profiles():
+        raise ConfigError(f"sut.profile: unknown profile {profile!r}; known profiles: {', '.join(known_profiles())}")
     sut.finish()
     wfm_section = root.table("wfm")
     device_section = root.table("device")
