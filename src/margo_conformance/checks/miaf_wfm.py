@@ -8,7 +8,6 @@ literals here, so a later profile with another registry reuses the checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -132,7 +131,7 @@ def denied_as_not_authorized(exchange: Exchange, profile: Any) -> Verdict:
 
 
 def problem_uri(profile: Any, name: str) -> str:
-    return profile.problem_types[name].uri
+    return profile.problem_type(name).uri
 
 
 def problem_verdicts(exchange: Exchange, profile: Any, expected_name: str | None) -> list[Verdict]:
@@ -164,6 +163,12 @@ def problem_verdicts(exchange: Exchange, profile: Any, expected_name: str | None
                                    expected=status, observed=body.get("status"), advisory=True).bound_to("MERR-03"))
     verdicts += _type_verdicts(body.get("type"), status, profile, expected_name)
     verdicts += _retry_verdicts(body, status, profile)
+    rule = profile.retry_rule(status)
+    if rule is not None and rule.retry_after in ("must", "should"):  # 429/503 MUST (MRTY-01/02), 500 SHOULD
+        header = exchange.response.header("retry-after") if exchange.response is not None else None
+        verdicts.append(Verdict.of(bool(header), f"a {status} answer carries Retry-After", expected="a Retry-After header",
+                                   observed=header, advisory=rule.retry_after == "should")
+                        .bound_to(rule.requirement or "MRTY-04"))
     return [replace_evidence(v, exchange) for v in verdicts]
 
 
@@ -178,55 +183,43 @@ def _kind(body: Any) -> str:
 
 
 def _type_verdicts(observed: Any, status: int, profile: Any, expected_name: str | None) -> list[Verdict]:
-    base = profile.problem_type_base or ""
-    registry: Mapping[str, Any] = profile.problem_types
-    by_uri = {p.uri: p for p in registry.values()}
     verdicts: list[Verdict] = []
+    canonical = profile.problem_type_named(observed) if isinstance(observed, str) else None
+    alias = profile.problem_type_alias(observed) if isinstance(observed, str) and canonical is None else None
+    named = canonical or alias
     # MERR-06: a type under the Margo namespace that the registry does not hold (in any accepted form) fails.
-    name = _registered_name(observed, base, registry)
     margo = isinstance(observed, str) and "docs.margo.org/specification" in observed
-    verdicts.append(Verdict.of(not margo or name is not None, "a Margo-namespace type is a registered one",
+    verdicts.append(Verdict.of(not margo or named is not None, "a Margo-namespace type is a registered one",
                                expected="a registered Margo type, about:blank or a vendor URI",
                                observed=observed).bound_to("MERR-06"))
     if expected_name is not None:
-        wanted = registry[expected_name].uri
-        verdicts.append(Verdict.of(name == expected_name, f"problem type of the {status} answer",
-                                   expected=wanted, observed=observed).bound_to("MERR-04"))
-        if name == expected_name:
-            verdicts.append(Verdict(passed=observed == wanted, what="problem type URI in the canonical '#name' form",
+        wanted = profile.problem_type(expected_name).uri
+        verdicts.append(Verdict.of(named is not None and named.name == expected_name,
+                                   f"problem type of the {status} answer", expected=wanted,
+                                   observed=observed).bound_to("MERR-04"))
+        if named is not None and named.name == expected_name:
+            verdicts.append(Verdict(passed=canonical is not None, what="problem type URI in the canonical '#name' form",
                                     expected=wanted, observed=observed, requirements=("MERR-04",),
                                     interpretations=("Q-43",)))
-    elif isinstance(observed, str) and observed in by_uri and by_uri[observed].status != status:
+    elif named is not None and named.status != status:
         verdicts.append(Verdict.of(False, "registered problem type used with its own status",
-                                   expected=by_uri[observed].status, observed=status).bound_to("MERR-04"))
+                                   expected=named.status, observed=status, problem_type=observed).bound_to("MERR-04"))
     return verdicts
-
-
-def _registered_name(uri: Any, base: str, registry: Mapping[str, Any]) -> str | None:
-    """The registry name a type URI stands for, in the canonical form or an alternative form Q-43 accepts."""
-    if not isinstance(uri, str):
-        return None
-    for name, problem in registry.items():
-        alternatives = {problem.uri, f"{base.rstrip('#')}/{name}",
-                        f"{base.rstrip('#').replace('/problem-types', '/margo-management-interface/problem-types')}#{name}"}
-        if uri in alternatives:
-            return name
-    return None
 
 
 def _retry_verdicts(body: dict[str, Any], status: int, profile: Any) -> list[Verdict]:
     """MRTY-04 (Q-44): on a non-transient error the retry members are optional, but if present they say "do not
-    retry"; MRTY-05: their types follow the schema."""
+    retry"; MRTY-01..03 (429/503/500) are judged only where such an answer is seen. MRTY-05: the schema's types."""
     verdicts: list[Verdict] = []
-    rule = profile.retry.get(status) if getattr(profile, "retry", None) else None
-    retryable_expected = getattr(rule, "retryable", None) if rule is not None else (False if status not in (429, 500, 503) else None)
-    backoff_expected = getattr(rule, "backoff", None) if rule is not None else ("none" if status not in (429, 500, 503) else None)
-    if "retryable" in body and retryable_expected is not None:
-        verdicts.append(Verdict.of(body["retryable"] is retryable_expected, f"'retryable' of a {status} answer",
-                                   expected=retryable_expected, observed=body["retryable"]).bound_to("MRTY-04"))
-    if "backoffStrategy" in body and backoff_expected is not None:
-        verdicts.append(Verdict.of(body["backoffStrategy"] == backoff_expected, f"'backoffStrategy' of a {status} answer",
-                                   expected=backoff_expected, observed=body["backoffStrategy"]).bound_to("MRTY-04"))
+    rule = profile.retry_rule(status)
+    if rule is not None:
+        requirement = rule.requirement or "MRTY-04"
+        if "retryable" in body:
+            verdicts.append(Verdict.of(body["retryable"] is rule.retryable, f"'retryable' of a {status} answer",
+                                       expected=rule.retryable, observed=body["retryable"]).bound_to(requirement))
+        if "backoffStrategy" in body:
+            verdicts.append(Verdict.of(body["backoffStrategy"] == rule.backoff, f"'backoffStrategy' of a {status} answer",
+                                       expected=rule.backoff, observed=body["backoffStrategy"]).bound_to(requirement))
     types_ok = (("retryable" not in body or isinstance(body["retryable"], bool))
                 and ("retryAfterSeconds" not in body or (isinstance(body["retryAfterSeconds"], int)
                                                           and not isinstance(body["retryAfterSeconds"], bool)))
