@@ -153,7 +153,7 @@ def problem_verdicts(exchange: Exchange, profile: Any, expected_name: str | None
                 interpretations=("Q-42",)),
     ]
     if not isinstance(body, dict):
-        return [replace_evidence(v, exchange) for v in verdicts]
+        return [_with_evidence(v, exchange) for v in verdicts]
     missing = [m for m in ("type", "title", "status") if m not in body]
     verdicts.append(Verdict(passed=not missing, what="problem details carry type, title and status",
                             expected="all three", observed=f"missing {missing}" if missing else "all three",
@@ -169,10 +169,10 @@ def problem_verdicts(exchange: Exchange, profile: Any, expected_name: str | None
         verdicts.append(Verdict.of(bool(header), f"a {status} answer carries Retry-After", expected="a Retry-After header",
                                    observed=header, advisory=rule.retry_after == "should")
                         .bound_to(rule.requirement or "MRTY-04"))
-    return [replace_evidence(v, exchange) for v in verdicts]
+    return [_with_evidence(v, exchange) for v in verdicts]
 
 
-def replace_evidence(verdict: Verdict, exchange: Exchange) -> Verdict:
+def _with_evidence(verdict: Verdict, exchange: Exchange) -> Verdict:
     from dataclasses import replace
 
     return replace(verdict, evidence=exchange)
