@@ -23,7 +23,7 @@ from margo_conformance.mtls.wire import handshake
 from margo_conformance.pytest_plugin import RunState
 from margo_conformance.verdict import Judge, NotTested, Verdict
 
-from ..reqtext import requirement, requirements
+from ..reqtext import requirements
 from .miaf_context import MiafScenario
 
 # --- requests -------------------------------------------------------------------------------------------
@@ -360,4 +360,3 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
         judge_problem(judge, miaf, miaf_profile, expected, *verdicts)
 
 
-__all__ = ["requirement"]  # re-exported for symmetry with the other step modules

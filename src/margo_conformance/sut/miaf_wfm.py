@@ -13,6 +13,7 @@ Three sources, one shape:
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,13 @@ class MiafWfmUnderTest:
         self.operator.perform("retire_client", spiffe_id=spiffe_id)
 
     def wire(self, identity: ClientIdentity | None, **tls: Any) -> MtlsWire:
-        return MtlsWire(self.base_url, identity, self.bundle_pem, timeout=self.timeout_s, **tls)
+        """A client connection pool presenting ``identity``; NOT TESTED when this harness's TLS library refuses
+        to present that certificate at all (OpenSSL rejects some fixtures, e.g. a key usage it cannot sign with)."""
+        try:
+            return MtlsWire(self.base_url, identity, self.bundle_pem, timeout=self.timeout_s, **tls)
+        except ssl.SSLError as exc:
+            name = identity.name if identity is not None else "no certificate"
+            raise NotTested(f"this harness's TLS library refuses to present {name} ({exc.reason or exc})") from None
 
     def close(self) -> None:
         if self._server is not None:
