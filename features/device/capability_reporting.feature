@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: The device reports its capabilities
   The onboarded device reports a DeviceCapabilitiesManifest with
   PUT /api/v1/clients/{clientId}/capabilities/{deviceId}; properties.id equals the path deviceId; a

@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: The device onboards with a well-formed, signed request
   The device sends its X.509 certificate, base64-encoded, in a POST /api/v1/onboarding signed with the
   key of that certificate; it keeps the clientId the WFM assigns and uses it, byte for byte, in every

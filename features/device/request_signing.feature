@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: Every request of the device is signed, and every body carries its digest
   After onboarding, every request carries an RFC 9421 signature over "@method", "@target-uri"
   and "content-digest" with created and keyid, made with the key of the onboarded certificate using one

@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: The device establishes trust in the WFM before it sends anything
   A device trusts the WFM server only through the WFM root CA it was given out of band or downloaded over
   a channel it already trusts. It refuses a server whose chain does not lead to that root, whose

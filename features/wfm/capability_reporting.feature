@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: Capability reporting
   The onboarded device reports a DeviceCapabilitiesManifest with
   PUT /api/v1/clients/{clientId}/capabilities/{deviceId} (201 created, 200 updated) and removes it with

@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: Onboarding a device client
   The device sends its X.509 certificate in a signed POST /api/v1/onboarding; the WFM verifies the
   signature with the key of that certificate, decides whether to trust it and assigns a unique,

@@ -1,5 +1,6 @@
 # GENERATED from src/margo_conformance/route_matrix.py: do not edit. Regenerate with
 #   python -m margo_conformance.route_matrix > features/wfm/protected_routes.feature
+@profile:httpsig-2026h1
 Feature: Every protected route refuses every faulty request
   The onboarding POST and the capabilities PUT and DELETE each face the request faults that apply to them
   (DIGEST 2.7, 6.1): a WFM that checks signatures on one route but not on another must fail. Refusing at

@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: Request signing and content digests
   After onboarding, every request of the device is signed with RFC 9421 HTTP Message Signatures over
   "@method", "@target-uri" and "content-digest", with the key of the onboarded certificate, and carries an

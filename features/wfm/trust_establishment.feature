@@ -1,3 +1,4 @@
+@profile:httpsig-2026h1
 Feature: Trust establishment with the WFM
   Before it onboards, a device obtains the WFM root CA through the Certificate API (or out of band)
   and from then on talks to the WFM over server-side TLS only, verifying the server against that root.

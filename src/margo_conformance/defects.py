@@ -54,3 +54,15 @@ def get_defect(role: Role, name: str) -> Defect:
             return defect
     known = ", ".join(d.name for d in defects_for(role)) or "none"
     raise KeyError(f"unknown {role} defect {name!r}; known: {known}")
+
+
+def profile_of(defect: Defect) -> str:
+    """The profile whose reference implementation carries the defect (the default profile's when unstated)."""
+    from . import DEFAULT_PROFILE
+
+    return str(getattr(defect, "profile", None) or DEFAULT_PROFILE)
+
+
+def of_profile(defects: tuple[Defect, ...], profile: str | None) -> tuple[Defect, ...]:
+    """The defects of one profile's reference implementation (all of them for ``None``)."""
+    return defects if profile is None else tuple(d for d in defects if profile_of(d) == profile)

@@ -4,7 +4,11 @@ Loaded with ``-p margo_conformance.pytest_plugin`` by the run command (never aut
 project's own unit tests are not affected). It
 
 - maps Gherkin tags to marks and Allure labels: ``@req:SIG-11`` (requirement, with a link to the
-  catalog entry), ``@level:MUST`` (severity), ``@interpretation:Q-06`` (label);
+  catalog entry), ``@level:MUST`` (severity), ``@interpretation:Q-06`` (label), ``@profile:<name>``
+  (the profile a feature or scenario belongs to);
+- runs only the scenarios of the run's profile: one tagged ``@profile:<name>`` runs under that profile
+  only, an untagged one under every profile (``profiles.applies_to``); the others are deselected before
+  the run counts what it plans, and are not "deselected" requirements of a -k/--tags selection;
 - gives every scenario a ``Judge`` that records each verdict and fails the scenario on a MUST;
 - classifies each scenario as passed, failed (a requirement was violated), broken (the harness could
   not judge: SUT unreachable, timeout, harness error) or not tested (skipped with a reason);
@@ -31,6 +35,7 @@ from .verdict import Judge, NotTested, RecordedVerdict, RequirementFailed
 REQ_TAG = re.compile(rf"req:(?P<id>{REQUIREMENT_ID})")
 LEVEL_TAG = re.compile(r"level:(?P<level>MUST|SHOULD|MAY)")
 Q_TAG = re.compile(rf"interpretation:(?P<id>{QUESTION_ID})")
+PROFILE_TAG = re.compile(r"profile:(?P<name>[a-z0-9][a-z0-9.-]*)")
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
@@ -38,6 +43,8 @@ _RUN_KEY = pytest.StashKey["RunState"]()
 _JUDGE_KEY = pytest.StashKey[Judge]()
 #: Set when a phase of the scenario ended because the SUT gave no answer at all (the breaker counts these).
 _SILENT_KEY = pytest.StashKey[bool]()
+#: Set on a scenario left out because it belongs to another profile (not a -k/--tags deselection).
+_OTHER_PROFILE_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,6 +79,8 @@ def tag_marks(tag: str) -> list[pytest.MarkDecorator] | None:
     if m := Q_TAG.fullmatch(tag):
         return [pytest.mark.interpretation(m["id"]), getattr(pytest.mark, "q_" + m["id"].replace("-", "_")),
                 pytest.mark.allure_label(m["id"], label_type="interpretation")]
+    if m := PROFILE_TAG.fullmatch(tag):
+        return [pytest.mark.profile(m["name"]), pytest.mark.allure_label(m["name"], label_type="profile")]
     return None
 
 
@@ -106,6 +115,12 @@ class RunState:
         else:
             self.sut = load_sut(sut_arg)
         self.profile: str = config.getoption("--margo-profile") or self.sut.profile
+        from .profiles import UnknownProfile, check_profile_name
+
+        try:
+            check_profile_name(self.profile)
+        except UnknownProfile as exc:  # the CLI checks first; a direct pytest call still gets one clear line
+            raise pytest.UsageError(str(exc)) from None
         output = config.getoption("--margo-output")
         self.output: Path | None = Path(output) if output else None
         self.catalog = load_catalog()
@@ -179,6 +194,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id): requirement ID verified by a scenario")
     config.addinivalue_line("markers", "level(level): MUST, SHOULD or MAY")
     config.addinivalue_line("markers", "interpretation(id): interpretation (Q-ID) a scenario rests on")
+    config.addinivalue_line("markers", "profile(name): the spec profile a scenario belongs to (none: every profile)")
     if config.getoption("--margo-role", default=None) is None:
         return
     state = RunState(config)
@@ -217,6 +233,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         return
     state = run_state(items[0].config)
     for item in items:
+        if item.stash.get(_OTHER_PROFILE_KEY, False):
+            continue  # another profile's scenario: its rows are not this run's, nothing was left out by choice
         state.record.deselected.extend(r for r in _marks(item, "requirement") if r not in state.record.deselected)
 
 
@@ -258,13 +276,29 @@ def announce(config: pytest.Config, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tags on an Examples block reach pytest as raw marks ("req:SIG-12"), not through
-    ``pytest_bdd_apply_tag``; translate them here so a row's requirements count like a scenario's."""
+    ``pytest_bdd_apply_tag``; translate them here so a row's requirements count like a scenario's.
+    Then leave out the scenarios of other profiles (a run judges one profile)."""
     for item in items:
         for raw in [m.name for m in item.iter_markers() if ":" in m.name]:
             for mark in tag_marks(raw) or ():
                 item.add_marker(mark)
+    if _RUN_KEY in config.stash:
+        select_profile(config, items, run_state(config).profile)
+
+
+def select_profile(config: pytest.Config, items: list[pytest.Item], profile: str) -> None:
+    """Keep the scenarios that apply to ``profile`` (``profiles.applies_to`` on their profile marks)."""
+    from .profiles import applies_to
+
+    other = [item for item in items if not applies_to(profile, [f"profile:{n}" for n in _marks(item, "profile")])]
+    if not other:
+        return
+    for item in other:
+        item.stash[_OTHER_PROFILE_KEY] = True
+    items[:] = [item for item in items if not item.stash.get(_OTHER_PROFILE_KEY, False)]
+    config.hook.pytest_deselected(items=other)
 
 
 @pytest.hookimpl(trylast=True)
@@ -556,7 +590,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     from .report.junit import rewrite_junit
 
-    rewrite_junit(Path(xml_path), {k: v.to_dict() for k, v in run_state(config).scenarios.items()})
+    state = run_state(config)
+    profile = (state.summary or {}).get("profile") or {"id": state.profile, "baseline": ""}
+    rewrite_junit(Path(xml_path), {k: v.to_dict() for k, v in state.scenarios.items()},
+                  {"margo.profile": str(profile["id"]), "margo.spec": str(profile["baseline"])})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -17,11 +17,21 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from . import DEFAULT_PROFILE
 from .basis import Basis
 
-ONBOARDING = "onboarding POST"
-PUT = "capabilities PUT"
-DELETE = "capabilities DELETE"
+#: The profile whose routes and refusals this matrix holds (the generated feature is tagged with it).
+PROFILE = DEFAULT_PROFILE
+
+
+def _title(key: str) -> str:
+    """A route's title (how the matrix, its feature and reports name it), from the profile's routes."""
+    from .profiles import load_profile
+
+    return load_profile(PROFILE).route(key).title
+
+
+ONBOARDING, PUT, DELETE = (_title(k) for k in ("onboarding.post", "capabilities.put", "capabilities.delete"))
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,7 @@ def rows() -> list[tuple[Route, Fault, Expect]]:
 _HEADER = """\
 # GENERATED from src/margo_conformance/route_matrix.py: do not edit. Regenerate with
 #   python -m margo_conformance.route_matrix > features/wfm/protected_routes.feature
+{profile_tag}
 Feature: Every protected route refuses every faulty request
   The onboarding POST and the capabilities PUT and DELETE each face the request faults that apply to them
   (DIGEST 2.7, 6.1): a WFM that checks signatures on one route but not on another must fail. Refusing at
@@ -292,7 +303,7 @@ def _examples(expect: Expect, title: str, header: list[str], rows_: list[list[st
 
 
 def render_feature() -> str:
-    lines = [_HEADER]
+    lines = [_HEADER.replace("{profile_tag}", f"@profile:{PROFILE}")]
     lines += [
         "  Scenario Outline: The <route> refuses <fault>",
         "    Given the device is ready to send the <route>",

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from . import preflight
-from .defects import defects_for
+from . import DEFAULT_PROFILE, preflight
+from .defects import defects_for, of_profile
+from .profiles import check_profile_name
 from .errors import ConfigError
 from .resources import PROJECT_ROOT, STEPS_DIR
 from .sut import SutConfig, builtin_sut, load_sut
@@ -50,15 +51,18 @@ def resolve_sut(opts: RunOptions) -> SutConfig:
     """Validate --role/--sut/--defect together; every problem is a ConfigError (exit 2)."""
     if opts.role not in ("wfm", "device"):
         raise ConfigError(f"--role must be 'wfm' or 'device', not {opts.role!r}")
+    if opts.profile is not None:
+        check_profile_name(opts.profile)  # UnknownProfile: one line naming the known profiles (exit 2)
     if opts.sut == "builtin":
-        known = {d.name for d in defects_for(opts.role)}  # type: ignore[arg-type]
+        profile = opts.profile or DEFAULT_PROFILE
+        known = {d.name for d in of_profile(defects_for(opts.role), profile)}  # type: ignore[arg-type]
         unknown = [d for d in opts.defects if d not in known]
         if unknown:
             raise ConfigError(
-                f"--defect: unknown {opts.role} defect {', '.join(unknown)}; "
-                f"see 'margo-conformance defects --role {opts.role}'"
+                f"--defect: unknown {opts.role} defect {', '.join(unknown)} of profile {profile}; "
+                f"see 'margo-conformance defects --role {opts.role} --profile {profile}'"
             )
-        sut = builtin_sut(opts.role, defects=tuple(opts.defects))
+        sut = builtin_sut(opts.role, defects=tuple(opts.defects), profile=profile)
     else:
         if opts.defects:
             raise ConfigError("--defect applies only to --sut builtin (the reference implementations)")
@@ -162,7 +166,7 @@ def run(opts: RunOptions) -> int:
         return EXIT_FAIL
     summary = json.loads(summary_file.read_text())
     if returncode == 5 or summary["result"]["verdict"] == "NO SCENARIOS":
-        print("error: no scenario matched the selection (-k / --tags)", file=sys.stderr)
+        print(f"error: {summary['result']['headline']}", file=sys.stderr)
         return EXIT_USAGE
     return int(summary["result"]["exit_code"])
 

@@ -228,10 +228,12 @@ def test_a_run_in_which_every_scenario_was_not_tested_never_reads_pass() -> None
     summary = build_summary(record(sr("a", "not_tested", "not_tested", []),
                                    sr("b", "not_tested", "not_tested", [], ("ONB-09",))), CATALOG, finished_at=1.0)
     result = summary["result"]
-    assert (result["verdict"], result["exit_code"]) == ("PASS WITH GAPS", 0)
+    # Issue 19: a run that judged no requirement is never a pass of any kind (was PASS WITH GAPS, exit 0).
+    assert (result["verdict"], result["exit_code"]) == ("INCOMPLETE", 1)
     assert summary["counts"]["requirements"]["PASS"] == 0
     gaps = len(result["untested_musts"])
-    assert gaps > 0 and result["headline"] == f"no requirement was judged ({gaps} MUST not tested)"
+    assert gaps > 0 and result["headline"] == (f"no requirement was judged ({gaps} MUST not tested); a run that "
+                                               "judged no requirement certifies nothing")
     assert validate_summary(summary) == []
 
 
@@ -240,7 +242,7 @@ def test_a_run_whose_only_passes_bind_the_other_side_judged_nothing() -> None:
     summary = build_summary(record(sr("a", "passed", None, [verdict(["SIG-01"], True, None)], ("SIG-01",))),
                             CATALOG, finished_at=1.0)
     assert summary["counts"]["requirements"]["PASS"] == 0
-    assert summary["result"]["verdict"] == "PASS WITH GAPS"
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("INCOMPLETE", 1)
     assert summary["result"]["headline"].startswith("no requirement was judged")
 
 
@@ -249,7 +251,7 @@ def test_a_profile_without_requirements_is_never_pass() -> None:
     rec.profile = "nope"
     summary = build_summary(rec, CATALOG, finished_at=1.0)
     assert summary["requirements"] == []
-    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("PASS WITH GAPS", 0)
+    assert (summary["result"]["verdict"], summary["result"]["exit_code"]) == ("INCOMPLETE", 1)
     assert "no requirement was judged" in summary["result"]["headline"] and "'nope'" in summary["result"]["headline"]
 
 

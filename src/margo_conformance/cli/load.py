@@ -31,6 +31,8 @@ def app(
                                       "of the reports"),
     defect: list[str] = typer.Option([], "--defect", help="with --sut builtin: run the reference WFM with this defect"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress line and no console summary"),
+    profile: Optional[str] = typer.Option(None, "--profile", help="spec profile (default: the SUT file's "
+                                          "sut.profile; with --sut builtin the default profile)"),
 ) -> None:
     """Load a WFM with a fleet of simulated devices and judge every answer under load.
 
@@ -43,5 +45,6 @@ def app(
                                 report_every_s=report_every, reports=reports, processes=processes, master=master,
                                 worker=worker, master_host=master_host, master_port=master_port,
                                 expect_workers=expect_workers, output=output, max_violation_rate=max_violation_rate,
-                                fault_share=fault_share, defects=list(defect), quiet=quiet))
+                                fault_share=fault_share, defects=list(defect), quiet=quiet,
+                                profile=profile))
     raise typer.Exit(code)

@@ -14,7 +14,9 @@ def app(
     role: str = typer.Option(..., "--role", help="wfm: certify a WFM (the harness plays the device); "
                              "device: certify a device client (the harness plays the WFM)"),
     sut: str = typer.Option("builtin", "--sut", help="'builtin' (the reference implementation) or a SUT TOML file"),
-    profile: Optional[str] = typer.Option(None, "--profile", help="spec profile (default httpsig-2026h1)"),
+    profile: Optional[str] = typer.Option(None, "--profile", help="spec profile (default: the SUT file's sut.profile; "
+                                          "with --sut builtin the default profile); 'margo-conformance requirements "
+                                          "--profiles' lists them"),
     defect: list[str] = typer.Option([], "--defect", help="with --sut builtin: run the reference with this defect"),
     keyword: Optional[str] = typer.Option(None, "-k", help="select scenarios by name (pytest -k expression)"),
     tags: Optional[str] = typer.Option(None, "--tags", help="select scenarios by tag (pytest -m expression, "

@@ -19,9 +19,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import DEFAULT_PROFILE
+
 Klass = Literal["expected", "allowed", "violation"]
 
-ONBOARDING, PUT, DELETE = "onboarding POST", "capabilities PUT", "capabilities DELETE"
+
+
+def _titles(profile: str = DEFAULT_PROFILE) -> tuple[str, str, str]:
+    """The route titles the tally keys on, from the profile's routes (the same words as the route matrix)."""
+    from ..profiles import load_profile
+
+    p = load_profile(profile)
+    return tuple(p.route(k).title for k in ("onboarding.post", "capabilities.put", "capabilities.delete"))  # type: ignore[return-value]
+
+
+ONBOARDING, PUT, DELETE = _titles()
 ROUTES = (ONBOARDING, PUT, DELETE)
 OVERLOAD = (429, 503)
 

@@ -63,8 +63,14 @@ class LoadOptions:
     fault_share: float = 0.05
     defects: list[str] = field(default_factory=list)
     quiet: bool = False
+    #: The spec profile (None: the SUT file's sut.profile; the default profile for --sut builtin).
+    profile: str | None = None
 
     def validate(self) -> None:
+        if self.profile is not None:
+            from ..profiles import check_profile_name
+
+            check_profile_name(self.profile)  # one line naming the known profiles (exit 2)
         if self.master and self.worker:
             raise ConfigError("--master and --worker exclude each other")
         for name, value in (("--devices", self.devices), ("--processes", self.processes),
@@ -85,6 +91,19 @@ class LoadOptions:
         if (self.master or self.worker) and self.processes != 1:
             raise ConfigError("--processes starts local workers; with --master or --worker, start each worker "
                               "yourself")
+
+
+def _check_profile(opts: LoadOptions, sut_profile: str, *, builtin: bool) -> None:
+    """--profile must agree with a vendor's SUT file, and the fleet must speak the profile's authenticator."""
+    from .. import DEFAULT_PROFILE
+    from ..profiles import load_profile
+
+    if opts.profile and not builtin and opts.profile != sut_profile:
+        raise ConfigError(f"--profile {opts.profile} but the SUT file says sut.profile = {sut_profile!r}")
+    profile = load_profile(opts.profile or (DEFAULT_PROFILE if builtin else sut_profile))
+    if profile.authenticator != "httpsig":  # picked by authenticator kind, never by profile name
+        raise ConfigError(f"load: profile {profile.name}: no load fleet for authenticator "
+                          f"{profile.authenticator!r} yet")
 
 
 # --- the WFM under load ---------------------------------------------------------------------------------
@@ -171,6 +190,7 @@ def run_load(opts: LoadOptions) -> int:
     builtin: BuiltinWfm | None = None
     try:
         if opts.sut == "builtin":
+            _check_profile(opts, "", builtin=True)
             builtin = BuiltinWfm(opts.defects, work)
             sut_path = builtin.sut_file
         else:
@@ -178,6 +198,8 @@ def run_load(opts: LoadOptions) -> int:
         sut = load_sut(sut_path)
         if sut.role != "wfm":
             raise ConfigError(f"load certifies a WFM; the SUT file says sut.role = {sut.role!r}")
+        if builtin is None:
+            _check_profile(opts, sut.profile, builtin=False)
         problem = preflight.check(sut)
         if problem is not None:
             print(problem.message if problem.exit_code == EXIT_UNREACHABLE else f"error: {problem.message}",

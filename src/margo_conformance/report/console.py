@@ -39,7 +39,8 @@ def render_console_summary(summary: dict[str, Any]) -> list[str]:
     sut, result = summary["sut"], summary["result"]
     lines = [
         "=" * 78,
-        f"Margo conformance: {sut['name']} (role {sut['role']}, profile {summary['profile']['id']})",
+        f"Margo conformance: {sut['name']} (role {sut['role']}, profile {summary['profile']['id']}, "
+        f"spec {summary['profile']['baseline']})",
         f"Result: {result['verdict']}  (exit code {result['exit_code']})",
         f"        {result['headline']}",
     ]

@@ -27,7 +27,10 @@ def test_name(record: dict[str, Any]) -> str:
     return f"{' '.join(record['requirements'])} {record['name']}".strip()
 
 
-def rewrite_junit(path: Path, scenarios: dict[str, dict[str, Any]]) -> None:
+def rewrite_junit(path: Path, scenarios: dict[str, dict[str, Any]],
+                  properties: dict[str, str] | None = None) -> None:
+    """Rewrite each <testcase> from the run record; ``properties`` (the profile and its spec commit) become
+    <property> elements of every <testsuite>, so a CI dashboard shows what the verdicts were judged against."""
     if not path.exists():
         return
     by_key = {_junit_key(nodeid): record for nodeid, record in scenarios.items()}
@@ -44,7 +47,20 @@ def rewrite_junit(path: Path, scenarios: dict[str, dict[str, Any]]) -> None:
         for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
             suite.set(attr, str(sum(1 for c in cases if c.find(tag) is not None)))
         suite.set("tests", str(len(cases)))
+        if properties:
+            _set_properties(suite, properties)
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _set_properties(suite: ET.Element, properties: dict[str, str]) -> None:
+    element = suite.find("properties")
+    if element is None:
+        element = ET.Element("properties")
+        suite.insert(0, element)
+    for name, value in properties.items():
+        for old in [p for p in element.findall("property") if p.get("name") == name]:
+            element.remove(old)
+        ET.SubElement(element, "property", {"name": name, "value": value})
 
 
 def _set_result(case: ET.Element, record: dict[str, Any]) -> None:

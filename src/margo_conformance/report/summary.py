@@ -23,11 +23,13 @@ Result and exit code (``decide_result``), first match wins:
 - UNREACHABLE, 3: the SUT could not be reached (every scenario broke on it, or the run stopped early
   because it stopped answering); INTERRUPTED, 1: a signal stopped the run;
 - FAIL, 1: a scenario failed (a must-axis check, or any with --strict); INCOMPLETE, 1: a scenario broke;
-- NO SCENARIOS, 2: no scenario matched the selection;
+- NO SCENARIOS, 2: no scenario matched the selection, or none of the suite applies to the run's profile;
+- INCOMPLETE, 1: scenarios ran but no check judged any requirement row of the profile (every row NOT TESTED or
+  NOT APPLICABLE, or a profile the catalog holds no row of): whatever the cause, such a run is never a PASS;
 - exit 0 otherwise, and the wording never claims more than the rows: PARTIAL for a -k/--tags selection
   (saying how many requirements passed, or that none was judged); PASS WITH GAPS when MUST rows went
-  untested or when no requirement passed at all ("no requirement was judged": every row NOT TESTED, or a
-  profile the catalog holds no row of); PASS only when at least one requirement passed and no MUST is a gap.
+  untested or when no requirement passed (only deviations or advisories); PASS only when at least one
+  requirement passed and no MUST is a gap.
 
 ``profile.baseline`` is the spec commit of the run's own profile, read from the catalog.
 """
@@ -131,6 +133,9 @@ def rollup_requirements(catalog: Any, profile: str, role: str, scenarios: list[d
             row["reason"] = f"deselected: its scenarios were left out by the selection ({selection_text})"
         elif getattr(req, "verified_by", "scenario") == "attestation":
             row["verdict"], row["reason"] = "NOT TESTED", "verified by the vendor's attestation, not by a scenario"
+        elif getattr(req, "verified_by", "scenario") == "lab-precondition":
+            row["verdict"], row["reason"] = "NOT TESTED", ("a lab precondition the operator sets up, not a behaviour "
+                                                           "of the SUT a scenario can judge")
         elif observations:
             row["verdict"], row["reason"] = "NOT TESTED", "only observed (reported, not judged)"
         else:
@@ -269,12 +274,16 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
         headline = f"{outcome_counts['broken']} scenario(s) could not be judged (broken)"
     elif not scenarios:
         verdict, exit_code = "NO SCENARIOS", 2
-        headline = f"no scenario matched the selection {chosen}".rstrip()
+        headline = (f"no scenario matched the selection {chosen}" if chosen else
+                    f"no scenario of the {record.role} suite applies to profile {record.profile}")
     elif record.selection:
         verdict, exit_code = "PARTIAL", 0
         headline = (f"{len(scenarios)} scenario(s) selected by {chosen}; "
                     f"{_what_passed(requirements, gaps, record.profile)}{_named_differences(requirements)} "
                     "(not a certification)")
+    elif not any(r["verdict"] in JUDGED for r in requirements):  # judged nothing: never a pass, whatever the cause
+        verdict, exit_code = "INCOMPLETE", 1
+        headline = _what_passed(requirements, gaps, record.profile) + "; a run that judged no requirement certifies nothing"
     elif gaps or not passed_rows:  # a run that passed nothing never reads PASS
         verdict, exit_code = "PASS WITH GAPS", 0
         if passed_rows:

@@ -50,6 +50,9 @@ from urllib.parse import urlsplit
 from .. import DEFAULT_PROFILE
 from ..errors import ConfigError
 
+KNOWN_PROFILES = ("httpsig-2026h1",)  # kept for old imports; the profile folders are the truth (known_profiles)
+
+
 def known_profiles() -> tuple[str, ...]:
     """The profile folders (``profiles/<name>/``): a SUT file may name any of them."""
     from ..profiles import known_profiles as known
@@ -470,6 +473,8 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     if not name.strip():
         raise ConfigError("sut.name: must not be empty")
     profile = sut.get("profile", str, DEFAULT_PROFILE)
+    from ..profiles import known_profiles  # the profile folders (profiles/<name>/), not a list kept here
+
     if profile not in known_profiles():
         raise ConfigError(f"sut.profile: unknown profile {profile!r}; known profiles: {', '.join(known_profiles())}")
     sut.finish()

@@ -53,9 +53,20 @@ def serve(
     window: int = typer.Option(300, "--window", help="Replay window for 'created', seconds."),
     admin_port: int = typer.Option(0, "--admin-port", help="Loopback admin port (0: any free port)."),
     trust_issuer: list[Path] = typer.Option([], "--trust-issuer", help="PEM CA to allow-list (repeatable)."),
+    profile: Optional[str] = typer.Option(None, "--profile",  # noqa: UP007 - typer needs Optional
+                                          help="Spec profile the WFM speaks (default: the default profile)."),
 ) -> None:
     """Run the reference WFM until interrupted."""
+    from .. import DEFAULT_PROFILE
+    from ..profiles import load_profile
     from .server import WfmServer  # uvicorn and friends only when serving
+
+    try:
+        spoken = load_profile(profile or DEFAULT_PROFILE)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if spoken.authenticator != "httpsig":  # the server is picked by authenticator kind, never by profile name
+        raise _fail(f"profile {spoken.name}: no reference WFM for authenticator {spoken.authenticator!r} yet")
 
     try:
         config = WfmConfig(trust=trust, cert_form=cert_form, tls_min=tls_min, base_url=base_url,  # type: ignore[arg-type]
