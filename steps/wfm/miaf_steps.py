@@ -232,12 +232,13 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, status: int, name: st
 
 @then(parsers.parse('the WFM answers as the rule "{rule}" binds it'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, rule: str) -> None:
-    """A rule both profiles share (gateway before child, ...), with this profile's requirement, status and type."""
+    """A rule both profiles share (gateway before child, ...), with this profile's requirements, status and problem
+    type (``profile.rule``). The binding's question is context, not the axis: the case asserted here is the one the
+    text names (a top-level gateway never reported), so a wrong status is a must failure."""
     binding = miaf_profile.rule(rule)
     if binding.status is None:
         raise HarnessError(f"rule {rule!r} binds no status in profile {miaf_profile.name}")
-    verdict = checks.status_is(miaf.last, binding.status).bound_to(
-        *binding.requirements, interpretations=(binding.question,) if binding.question else ())
+    verdict = checks.status_is(miaf.last, binding.status).bound_to(*binding.requirements)
     judge_problem(judge, miaf, miaf_profile, binding.problem_type, verdict)
 
 
