@@ -115,6 +115,22 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, other: st
     report(miaf, miaf_profile, client, device, headers=headers, note=f"Client-Cert header of {other}")
 
 
+@when("the client C-OK reports a device whose id has a space in it")
+def _(miaf: MiafScenario, miaf_profile: Any) -> None:
+    device_id = miaf.device_id("dev x")
+    path = route_path(miaf_profile, "capabilities.put", device_id.replace(" ", "%20"))
+    miaf.record(miaf.wire("C-OK").send("PUT", path, body("valid", device_id), note="deviceId with a space"),
+                "C-OK PUT a deviceId with a space")
+
+
+@when(parsers.parse('the client {client} posts to the capabilities route of the device "{device}"'))
+def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
+    device_id = miaf.device_id(device)
+    path = route_path(miaf_profile, "capabilities.put", device_id)
+    miaf.record(miaf.wire(client).send("POST", path, body("valid", device_id), note="a method the route lacks"),
+                f"{client} POST {device}")
+
+
 # --- TLS handshakes -------------------------------------------------------------------------------------
 
 
@@ -247,7 +263,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
     refused = judge(checks.refused_without_valid_svid(miaf.last).bound_to(*ids))
     if refused.passed:
-        judge(checks.refused_at_a_layer_the_contract_knows(miaf.last).bound_to(*ids))
+        judge(checks.refused_at_a_layer_the_contract_knows(miaf.last).bound_to(*ids, "MCAP-11"))
         judge.all(*checks.problem_verdicts(miaf.last, miaf_profile, None))
 
 
@@ -324,6 +340,19 @@ def _(miaf: MiafScenario, judge: Judge) -> None:
                                         wfm_id=miaf.wfm.wfm_id))
 
 
+@then("the invalid deviceId is refused with 400 or 404, and which is recorded (MCAP-04)")
+def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge) -> None:
+    judge_problem(judge, miaf, miaf_profile, None, checks.device_id_refused(miaf.last).bound_to("MCAP-04"))
+
+
+@then("the POST is not served, and its problem type is about:blank or the vendor's own (MCAP-03, MERR-05)")
+def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge) -> None:
+    served = judge(checks.not_served(miaf.last).bound_to("MCAP-03"))
+    if served.passed and miaf.last.response is not None:
+        judge_problem(judge, miaf, miaf_profile, None,
+                      checks.about_blank_where_no_margo_type_applies(miaf.last, miaf_profile))
+
+
 @then("the legacy request is not served (MGEN-05)")
 def _(miaf: MiafScenario, judge: Judge) -> None:
     judge(checks.not_served(miaf.last).bound_to("MGEN-05"))
@@ -356,7 +385,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
     denied = judge(checks.denied_by_policy(miaf.last).bound_to(*ids))
     if denied.passed:
-        verdicts = [checks.denied_as_not_authorized(miaf.last, miaf_profile).bound_to(*ids)]
+        verdicts = [checks.denied_as_not_authorized(miaf.last, miaf_profile).bound_to(*ids, "MERR-10")]
         expected = "not-authorized" if miaf.last.response is not None and miaf.last.response.status == 403 else None
         judge_problem(judge, miaf, miaf_profile, expected, *verdicts)
 

@@ -213,3 +213,17 @@ def test_wfm_svid_verdicts(domain) -> None:
     foreign_root = _cert("R9", ca=True)
     assert "SVID-08" in _wfm_failures(_der(good, inter), foreign_root[0].public_bytes(serialization.Encoding.PEM))
     assert "MTLS-11" in _wfm_failures([], bundle)
+    tilde = _cert("wfm", inter, uris=("spiffe://harness.test/margo/wfm/wfm~h1",))
+    assert "MID-06" in _wfm_failures(_der(tilde, inter), bundle)
+
+
+def test_about_blank_where_no_margo_type_applies_and_device_id_refused() -> None:
+    blank = answer(405, {"type": "about:blank", "title": "Method Not Allowed", "status": 405})
+    assert checks.about_blank_where_no_margo_type_applies(blank, PROFILE).passed
+    vendor = answer(405, {"type": "https://acme.example/problems/method", "title": "x", "status": 405})
+    assert checks.about_blank_where_no_margo_type_applies(vendor, PROFILE).passed
+    claimed = answer(404, problem("device-not-found", 404))
+    assert not checks.about_blank_where_no_margo_type_applies(claimed, PROFILE).passed
+    assert checks.device_id_refused(answer(400, problem("invalid-request", 400))).passed
+    assert checks.device_id_refused(answer(404, {"type": "about:blank", "title": "x", "status": 404})).passed
+    assert not checks.device_id_refused(answer(201)).passed

@@ -5,7 +5,7 @@ Feature: MIAF accepted-client policy
   registered not-authorized problem (Q-41 b). When the operator retires a client, its next request, even on a
   kept-alive connection, is denied (MID-12, MTLS-08).
 
-  @req:MID-11 @req:MCAP-07 @level:MUST @interpretation:Q-41 @interpretation:Q-65
+  @req:MID-11 @req:MCAP-07 @req:MERR-10 @level:MUST @interpretation:Q-41 @interpretation:Q-65
   Scenario: A valid client SVID that the policy does not hold is denied
     When the client C-NOPOL reports the device "nopol"
     Then the request is denied by the accepted-client policy (MID-11, MCAP-07)

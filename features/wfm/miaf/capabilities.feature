@@ -5,10 +5,10 @@ Feature: MIAF capability reporting
   any child (404 gateway-not-found otherwise). Every error is RFC 9457 problem+json with the registered type and
   retry members that say "do not retry". Device ids are unique to each scenario.
 
-  @req:MCAP-05 @req:MERR-01 @level:MUST
+  @req:MCAP-05 @req:MCAP-03 @level:MUST
   Scenario: The first report creates the document and later ones update it
     When the client C-OK reports the device "cap"
-    Then the answer is 201 (MCAP-05)
+    Then the answer is 201 (MCAP-05, MCAP-03)
     When the client C-OK reports the device "cap" again
     Then the answer is 200 (MCAP-05)
     When the client C-OK reports the device "cap" with the body "changed"
@@ -53,12 +53,12 @@ Feature: MIAF capability reporting
       | not-json | 400       | MCAP-06     |
       | empty    | 400       | MCAP-06     |
 
-    @req:MCAP-09 @req:MERR-04 @req:MERR-08
+    @req:MCAP-09 @req:MCAP-16 @req:MCAP-18 @req:MCAP-19 @req:MERR-04 @req:MERR-08
     Examples: enum and array rules
-      | body                | preferred | requirement |
-      | architecture-x86_64 | 422       | MCAP-09     |
-      | peripheral-type-GPU | 422       | MCAP-09     |
-      | runtimes-empty      | 422       | MCAP-09     |
+      | body                | preferred | requirement       |
+      | architecture-x86_64 | 422       | MCAP-09, MCAP-16  |
+      | peripheral-type-GPU | 422       | MCAP-09, MCAP-18  |
+      | runtimes-empty      | 422       | MCAP-09, MCAP-19  |
 
     @req:MCAP-13 @req:MERR-04
     Examples: the required identity fields
@@ -72,3 +72,13 @@ Feature: MIAF capability reporting
   Scenario: A root member the schema does not allow is refused
     When the client C-OK reports the device "root" with the body "root-member-foo"
     Then the body is refused, 422 preferred by Q-52, or accepted with a warning (MCAP-12)
+
+  @req:MCAP-04 @level:MUST
+  Scenario: A deviceId outside the DeviceId pattern is refused
+    When the client C-OK reports a device whose id has a space in it
+    Then the invalid deviceId is refused with 400 or 404, and which is recorded (MCAP-04)
+
+  @req:MCAP-03 @req:MERR-05 @level:MUST
+  Scenario: There is no POST on the capabilities route, and the error names no Margo type that does not apply
+    When the client C-OK posts to the capabilities route of the device "post"
+    Then the POST is not served, and its problem type is about:blank or the vendor's own (MCAP-03, MERR-05)

@@ -6,12 +6,12 @@ Feature: MIAF client authentication by X.509-SVID in mutual TLS
   valid SVID either with a fatal TLS alert or with HTTP 403 (Q-41): both are answers, and the layer it chose is
   recorded. A refused request leaves no record behind.
 
-  @req:MTLS-01 @req:SVID-12 @req:MGEN-07 @level:MUST
+  @req:MTLS-01 @req:SVID-12 @req:MGEN-07 @req:MGEN-01 @level:MUST
   Scenario: A client with a valid P-256 SVID on the policy is served
     When the client C-OK reports the device "base"
-    Then the WFM serves it (MTLS-01, SVID-12, MGEN-07)
+    Then the WFM serves it (MTLS-01, SVID-12, MGEN-07, MGEN-01)
 
-  @level:MUST @interpretation:Q-41
+  @level:MUST @interpretation:Q-41 @req:MCAP-11
   Scenario Outline: A client without a valid SVID is refused (<fixture>)
     When the client <fixture> reports the device "probe"
     Then the request is refused without being served (<requirement>)
@@ -24,55 +24,59 @@ Feature: MIAF client authentication by X.509-SVID in mutual TLS
       | C-SELF   | MTLS-02     |
       | C-R2     | MTLS-02     |
 
-    @req:SVID-10
+    @req:SVID-10 @req:MTLS-02
     Examples: another trust domain that chains to R1
-      | fixture | requirement |
-      | C-FTD   | SVID-10     |
+      | fixture | requirement      |
+      | C-FTD   | SVID-10, MTLS-02 |
 
-    @req:SVID-02 @req:SVID-06
+    @req:SVID-01 @req:SVID-02 @req:SVID-06 @req:MTLS-02
     Examples: not exactly one URI SAN
-      | fixture | requirement |
-      | C-0URI  | SVID-02     |
-      | C-2URI  | SVID-02     |
+      | fixture | requirement               |
+      | C-0URI  | SVID-02, SVID-06, MTLS-02 |
+      | C-2URI  | SVID-02, SVID-06, SVID-01 |
 
     @req:SVID-03 @req:SVID-06
     Examples: not a SPIFFE ID with a path
-      | fixture    | requirement |
-      | C-HTTP     | SVID-03     |
-      | C-ROOTPATH | SVID-03     |
+      | fixture    | requirement      |
+      | C-HTTP     | SVID-03, SVID-06 |
+      | C-ROOTPATH | SVID-03, SVID-06 |
 
     @req:SVID-04 @req:SVID-06
     Examples: a CA leaf
-      | fixture | requirement |
-      | C-CA    | SVID-04     |
+      | fixture | requirement      |
+      | C-CA    | SVID-04, SVID-06 |
 
     @req:SVID-05 @req:SVID-06
     Examples: a leaf that may sign certificates or CRLs
-      | fixture | requirement |
-      | C-KCS   | SVID-05     |
-      | C-CRL   | SVID-05     |
+      | fixture | requirement      |
+      | C-KCS   | SVID-05, SVID-06 |
+      | C-CRL   | SVID-05, SVID-06 |
 
-    @req:MTLS-07
+    @req:MTLS-07 @req:MTLS-02
     Examples: outside the validity period
-      | fixture | requirement |
-      | C-EXP   | MTLS-07     |
-      | C-NYV   | MTLS-07     |
-      | C-IEXP  | MTLS-07     |
+      | fixture | requirement      |
+      | C-EXP   | MTLS-07, MTLS-02 |
+      | C-NYV   | MTLS-07, MTLS-02 |
+      | C-IEXP  | MTLS-07, MTLS-02 |
 
-    @req:SVID-09 @interpretation:Q-56
+    @req:SVID-09 @req:MTB-03 @interpretation:Q-56
     Examples: the intermediate is not sent
-      | fixture    | requirement |
-      | C-LEAFONLY | SVID-09     |
+      | fixture    | requirement      |
+      | C-LEAFONLY | SVID-09, MTB-03  |
 
     @req:MID-01 @req:MID-02
     Examples: a valid SVID of another shape in the same trust domain
-      | fixture    | requirement |
-      | C-OTHWFM   | MID-01      |
-      | C-WFMSHAPE | MID-01      |
-      | C-EXTRA    | MID-01      |
-      | C-EMPTY    | MID-01      |
-      | C-NOMARGO  | MID-01      |
-      | C-CASE     | MID-01      |
+      | fixture    | requirement    |
+      | C-OTHWFM   | MID-01, MID-02 |
+      | C-WFMSHAPE | MID-01, MID-02 |
+      | C-EXTRA    | MID-01, MID-02 |
+      | C-EMPTY    | MID-01, MID-02 |
+      | C-CASE     | MID-01, MID-02 |
+
+    @req:MID-01 @req:MID-02 @req:SVID-18
+    Examples: a SPIFFE ID outside the /margo/ namespace
+      | fixture   | requirement             |
+      | C-NOMARGO | MID-01, MID-02, SVID-18 |
 
     @req:SVID-15
     Examples: a SHA-1 signed leaf

@@ -35,7 +35,8 @@ Feature: MIAF transport: TLS versions, HTTP/1.1, port, the WFM's own SVID, no ot
   Scenario: The API is served on port 443
     Then the WFM's base URL uses port 443 (MGEN-03)
 
-  @req:MTLS-11 @req:MID-03 @req:SVID-02 @req:SVID-04 @req:SVID-05 @req:SVID-08 @level:MUST @interpretation:Q-55
+  @req:MTLS-11 @req:MID-03 @req:MID-06 @req:MGEN-04 @req:SVID-02 @req:SVID-04 @req:SVID-05 @req:SVID-08 @req:MTB-03
+  @level:MUST @interpretation:Q-55
   Scenario: The WFM presents its own WFM SVID with its intermediates
     When the client C-OK opens a TLS connection offering TLS 1.3 and 1.2
     Then the WFM's presented chain is its WFM SVID, validated against the bundle alone (MTLS-11, MID-03, SVID-08)

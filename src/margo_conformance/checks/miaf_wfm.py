@@ -232,6 +232,28 @@ def _retry_verdicts(body: dict[str, Any], status: int, profile: Any) -> list[Ver
     return verdicts
 
 
+def about_blank_where_no_margo_type_applies(exchange: Exchange, profile: Any) -> Verdict:
+    """MERR-05: an error no Margo condition covers (a method the route does not have) uses ``about:blank`` or the
+    vendor's own URI, never a registered Margo type (which would claim a condition that did not occur)."""
+    body = _body(exchange)
+    kind = body.get("type") if isinstance(body, dict) else None
+    margo = isinstance(kind, str) and (profile.problem_type_named(kind) is not None
+                                       or profile.problem_type_alias(kind) is not None
+                                       or "docs.margo.org/specification" in kind)
+    return Verdict(passed=not margo, what="problem type of an error no Margo condition covers",
+                   expected="about:blank or a vendor URI", observed=kind if kind is not None else answer(exchange),
+                   requirements=("MERR-05",), evidence=exchange)
+
+
+@judges
+def device_id_refused(exchange: Exchange) -> Verdict:
+    """MCAP-04: a deviceId outside the DeviceId pattern is refused, 400 (malformed) or 404 (no such route); the
+    digest asks which to be recorded (``details.code``)."""
+    observed = _status(exchange)
+    return Verdict.of(observed in (400, 404), f"{exchange.request.method} {_path(exchange)} refused",
+                      expected="400 or 404", observed=answer(exchange), code=observed)
+
+
 @judges
 def problem_errors_listed(exchange: Exchange) -> Verdict:
     """MERR-08 (SHOULD): a 422 lists the field errors in ``errors[]``."""
@@ -334,7 +356,9 @@ def wfm_svid_verdicts(chain_der: list[bytes], bundle_pem: bytes, *, trust_domain
         Verdict.of(shape.kind == "wfm", "the WFM's server certificate is a WFM X.509-SVID",
                    expected=f"kind wfm ({wfm_spiffe_id(trust_domain, wfm_id)})",
                    observed={"kind": shape.kind, "spiffe_id": shape.spiffe_id, "reason": shape.reason,
-                             "uri_sans": sans}).bound_to("MTLS-11"),
+                             "uri_sans": sans}).bound_to("MTLS-11", "MGEN-04"),
+        Verdict.of(_segment_ok(_wfm_id_of(sans)), "the WFM's wfm-id segment uses letters, digits, '.', '-', '_' only",
+                   expected="[A-Za-z0-9._-]+, not '.' or '..'", observed=_wfm_id_of(sans)).bound_to("MID-06"),
         Verdict.of(sans == [wfm_spiffe_id(trust_domain, wfm_id)], "the WFM's SPIFFE ID uses the wfm-id of its clients",
                    expected=wfm_spiffe_id(trust_domain, wfm_id), observed=sans).bound_to("MID-03"),
         Verdict.of(len(sans) == 1, "the WFM's SVID has exactly one URI SAN", expected=1,
@@ -347,8 +371,23 @@ def wfm_svid_verdicts(chain_der: list[bytes], bundle_pem: bytes, *, trust_domain
     reached, path = chain_reaches_anchor(certs, anchors)
     verdicts.append(Verdict.of(reached, "the presented chain reaches a bundle anchor with no intermediate fetched",
                                expected="leaf + every intermediate in the Certificate message",
-                               observed=path).bound_to("SVID-08"))
+                               observed=path).bound_to("SVID-08", "MTB-03"))
     return verdicts
+
+
+def _wfm_id_of(sans: list[str]) -> str | None:
+    """The <wfm-id> of the first URI SAN shaped spiffe://<td>/margo/wfm/<wfm-id>, else None."""
+    for san in sans:
+        head, sep, rest = san.partition("/margo/wfm/")
+        if sep and head.startswith("spiffe://"):
+            return rest
+    return None
+
+
+def _segment_ok(segment: str | None) -> bool:
+    import re
+
+    return segment is not None and segment not in (".", "..") and re.fullmatch(r"[A-Za-z0-9._-]+", segment) is not None
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
