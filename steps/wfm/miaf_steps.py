@@ -192,6 +192,13 @@ def _(miaf: MiafScenario, rotation: str) -> None:
         miaf.new_connection(client)
 
 
+@given("the operator keeps an allow-list of clients")
+def _(miaf: MiafScenario) -> None:
+    if miaf.wfm.policy_mode == "namespace":
+        raise NotTested("the operator declared that the WFM accepts the whole client namespace (wfm.policy_mode = "
+                        "\"namespace\", Q-65): no valid client SVID is off its policy")
+
+
 @given(parsers.parse('a new client on the policy has reported the device "{device}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, device: str) -> None:
     if miaf.wfm.policy_mode == "namespace":

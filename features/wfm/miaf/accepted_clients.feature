@@ -7,6 +7,7 @@ Feature: MIAF accepted-client policy
 
   @req:MID-11 @req:MCAP-07 @req:MERR-10 @level:MUST @interpretation:Q-41 @interpretation:Q-65
   Scenario: A valid client SVID that the policy does not hold is denied
+    Given the operator keeps an allow-list of clients
     When the client C-NOPOL reports the device "nopol"
     Then the request is denied by the accepted-client policy (MID-11, MCAP-07)
     And no record was made for the device "nopol" under C-OK (MID-11)
