@@ -360,6 +360,11 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge) -> None:
                       checks.about_blank_where_no_margo_type_applies(miaf.last, miaf_profile))
 
 
+@then("the answer to the unknown deployment type is 200, 201 or 422 (MCAP-20)")
+def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge) -> None:
+    judge_problem(judge, miaf, miaf_profile, None, checks.unknown_deployment_type_answer(miaf.last).bound_to("MCAP-20"))
+
+
 @then("the legacy request is not served (MGEN-05)")
 def _(miaf: MiafScenario, judge: Judge) -> None:
     judge(checks.not_served(miaf.last).bound_to("MGEN-05"))

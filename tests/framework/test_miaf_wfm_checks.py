@@ -227,3 +227,12 @@ def test_about_blank_where_no_margo_type_applies_and_device_id_refused() -> None
     assert checks.device_id_refused(answer(400, problem("invalid-request", 400))).passed
     assert checks.device_id_refused(answer(404, {"type": "about:blank", "title": "x", "status": 404})).passed
     assert not checks.device_id_refused(answer(201)).passed
+
+
+def test_unknown_deployment_type_answer_q50() -> None:
+    assert checks.unknown_deployment_type_answer(answer(201)).passed
+    assert checks.unknown_deployment_type_answer(answer(422, problem("semantic-error", 422))).passed
+    deviation = checks.unknown_deployment_type_answer(answer(400, problem("invalid-request", 400)))
+    assert not deviation.passed and deviation.interpretations == ("Q-50",)
+    crash = checks.unknown_deployment_type_answer(answer(500, {"type": "about:blank", "title": "x", "status": 500}))
+    assert not crash.passed and crash.interpretations == ()

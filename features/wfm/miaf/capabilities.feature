@@ -82,3 +82,8 @@ Feature: MIAF capability reporting
   Scenario: There is no POST on the capabilities route, and the error names no Margo type that does not apply
     When the client C-OK posts to the capabilities route of the device "post"
     Then the POST is not served, and its problem type is about:blank or the vendor's own (MCAP-03, MERR-05)
+
+  @req:MCAP-20 @level:MAY @interpretation:Q-50
+  Scenario: An unknown deployment type is mapped to custom or refused as a schema violation, and which is recorded
+    When the client C-OK reports the device "wasm" with the body "deployment-type-wasm"
+    Then the answer to the unknown deployment type is 200, 201 or 422 (MCAP-20)

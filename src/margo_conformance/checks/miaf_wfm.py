@@ -255,6 +255,17 @@ def device_id_refused(exchange: Exchange) -> Verdict:
 
 
 @judges
+def unknown_deployment_type_answer(exchange: Exchange) -> Verdict:
+    """Q-50 (MCAP-20 against the closed enum of MCAP-19): mapping an unknown deployment type to ``custom`` (200/201)
+    and refusing it as a schema violation (422) both pass; 400 is a named deviation; a 5xx fails."""
+    observed = _status(exchange)
+    return Verdict(passed=observed in (200, 201, 422), what="answer to an unknown supportedDeploymentTypes value",
+                   expected="200/201 (mapped to custom) or 422", observed=answer(exchange),
+                   interpretations=() if observed is not None and observed >= 500 else ("Q-50",),
+                   details={"choice": observed})
+
+
+@judges
 def problem_errors_listed(exchange: Exchange) -> Verdict:
     """MERR-08 (SHOULD): a 422 lists the field errors in ``errors[]``."""
     body = _body(exchange)

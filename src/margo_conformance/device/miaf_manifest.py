@@ -88,6 +88,8 @@ def body(name: str, device_id: str) -> bytes:
         del doc["properties"][name.removeprefix("missing-")]
     elif name == "root-member-foo":
         doc["foo"] = 1
+    elif name == "deployment-type-wasm":
+        doc["properties"]["supportedDeploymentTypes"] = ["helm", "wasm"]
     else:
         raise KeyError(f"unknown MIAF manifest body {name!r}")
     return json.dumps(copy.deepcopy(doc)).encode()
