@@ -467,7 +467,7 @@ def test_every_requirement_id_the_suites_cite_is_in_the_catalog(catalog: Catalog
     cited = _cited_ids()
     assert sum(len(ids) for ids in cited.values()) > 100  # the scan sees the suites (not an empty pass)
     unknown = [f"{file}: {rid}" for file, ids in cited.items() for rid in sorted(ids) if rid not in catalog]
-    assert not unknown, "requirement IDs not in fixtures/requirements.yaml:\n" + "\n".join(unknown)
+    assert not unknown, "requirement IDs not in the catalog (profiles/*/requirements.yaml):\n" + "\n".join(unknown)
 
 
 def test_the_id_scan_sees_decorators_bindings_notes_and_tags(tmp_path: Path) -> None:
@@ -500,4 +500,4 @@ def test_every_question_id_the_suites_cite_is_in_the_catalog(catalog: Catalog) -
              for q in re.findall(rf"\b{QUESTION_ID}\b", p.read_text())}
     assert len(cited) > 20  # the scan sees the suites
     unknown = sorted(c for c in cited if c.rpartition(": ")[2] not in {q.id for q in catalog.questions()})
-    assert not unknown, "questions not in fixtures/requirements.yaml:\n" + "\n".join(unknown)
+    assert not unknown, "questions not in the catalog (profiles/*/requirements.yaml):\n" + "\n".join(unknown)

@@ -10,5 +10,6 @@ __version__ = "0.1.0"
 # those two formats (tests/test_schemas.py checks it), so it is kept out; every format we use stays checked.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-#: The default spec profile; the spec commit it is read from is the catalog's (requirements.yaml, profiles:).
+#: The default spec profile (the one run when neither --profile nor [sut] profile names one); every profile's data,
+#: its spec commit included, is its folder profiles/<name>/ (margo_conformance.profiles).
 DEFAULT_PROFILE = "httpsig-2026h1"

@@ -363,3 +363,43 @@ def test_a_pass_with_a_deviation_names_it_and_never_says_every_requirement_passe
                                   "(reported; they fail only --strict)")
     clean = build_summary(record(*_all_wfm_musts_passed()), CATALOG, finished_at=1.0)["result"]
     assert clean["headline"] == "every requirement this suite judges passed"
+
+
+# --- issue 19: a run lists only its profile's rows; lab preconditions; nothing judged is never a pass ----------
+
+
+def test_a_miaf_run_lists_only_miaf_rows_and_marks_attestation_and_lab_preconditions() -> None:
+    rec = record(sr("a", "passed", None, [verdict(["MTLS-02"], True, None)], ("MTLS-02",)))
+    rec.profile = "miaf-rc3"
+    summary = build_summary(rec, CATALOG, finished_at=1.0)
+    ids = {r["id"] for r in summary["requirements"]}
+    assert ids == CATALOG.ids(profile="miaf-rc3") and "SIG-10" not in ids
+    by_id = {r["id"]: r for r in summary["requirements"]}
+    assert by_id["MTLS-02"]["verdict"] == "PASS"
+    assert (by_id["MTLS-10"]["verdict"], by_id["MTLS-10"]["reason"]) == (
+        "NOT TESTED", "a lab precondition the operator sets up, not a behaviour of the SUT a scenario can judge")
+    assert by_id["MRTY-09"]["verdict"] == "NOT APPLICABLE"  # binds the device; attestation shows on a device run
+    assert summary["profile"]["baseline"] == "margo/specification@5c690f364f9ec47f4c5e7ebc492c21995eb4bae7"
+    assert summary["result"]["verdict"] == "PASS WITH GAPS" and "MTLS-10" in summary["result"]["untested_musts"]
+    assert validate_summary(summary) == []
+
+
+def test_a_run_that_judged_nothing_is_incomplete_whatever_the_cause() -> None:
+    # Only observations (no check) in a MIAF run: no row judged, so the run is not a pass of any kind.
+    rec = record(sr("a", "passed", None, [verdict(["MTLS-02"], True, None, kind="observation")], ("MTLS-02",)))
+    rec.profile = "miaf-rc3"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("INCOMPLETE", 1)
+    assert result["headline"].startswith("no requirement was judged") and "PASS" not in result["headline"]
+    from margo_conformance.report.console import render_console_summary
+
+    lines = render_console_summary(build_summary(rec, CATALOG, finished_at=1.0))
+    assert "Result: INCOMPLETE  (exit code 1)" in lines and not any(ln.startswith("Result: PASS") for ln in lines)
+
+
+def test_no_scenario_of_the_profile_names_the_profile_not_a_selection() -> None:
+    rec = record()
+    rec.profile = "miaf-rc3"
+    result = build_summary(rec, CATALOG, finished_at=1.0)["result"]
+    assert (result["verdict"], result["exit_code"]) == ("NO SCENARIOS", 2)
+    assert result["headline"] == "no scenario of the wfm suite applies to profile miaf-rc3"

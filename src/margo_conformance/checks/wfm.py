@@ -268,7 +268,7 @@ def unknown_member_refused(exchange: Exchange) -> Verdict:
 def refused_with_preferred_code(exchange: Exchange, question_id: str) -> Verdict:
     """Interpretation axis: the refusal code our position prefers, where the spec states none.
 
-    The question (``fixtures/requirements.yaml``) lists the preferred code and the accepted alternatives; the
+    The question (``profiles/<name>/requirements.yaml``) lists the preferred code and the accepted alternatives; the
     verdict says which one the SUT chose (``details.choice``), so a run reports "answered 400, an alternative
     Q-14 accepts" instead of a bare failure. Only meaningful after ``refused`` passed."""
     from ..requirements import load_catalog

@@ -291,7 +291,9 @@ def parse_profile(folder: Path, *, catalog: Any = None) -> Profile:
     (default: the merged one): every requirement they name is a row of this profile, every question exists."""
     path = folder / "profile.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from ..requirements import SAFE_LOADER
+
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except OSError as exc:
         raise ConfigError(f"cannot read profile {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

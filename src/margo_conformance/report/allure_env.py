@@ -8,16 +8,17 @@ from typing import Any
 
 from .. import __version__
 
-#: Failure kinds, first match wins; messages start with "[REQ-IDS] what: expected ..., observed ...".
+#: Failure kinds, first match wins; messages start with "[REQ-IDS] what: expected ..., observed ...". The ID
+#: families of every profile are listed (HTTPSIG: TLS, CERT, ...; MIAF: MTLS, SVID, MID, MTB, MCAP).
 CATEGORIES: list[dict[str, Any]] = [
     {"name": "SUT unreachable", "matchedStatuses": ["broken"], "messageRegex": r"(?s).*(SutUnreachable|SutTimeout).*"},
-    {"name": "TLS", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\b(TLS-\d+|GEN-02)\b.*"},
+    {"name": "TLS", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\b(TLS-\d+|GEN-02|MTLS-\d+|MGEN-02)\b.*"},
     {"name": "Certificate", "matchedStatuses": ["failed"],
-     "messageRegex": r"(?s)^\[[^\]]*\b(CERT-\d+|ONB-0[58])\b.*"},
+     "messageRegex": r"(?s)^\[[^\]]*\b(CERT-\d+|ONB-0[58]|SVID-\d+|MID-0[1-6]|MTB-\d+)\b.*"},
     {"name": "Digest", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\bDIG-\d+\b.*"},
     {"name": "Signature", "matchedStatuses": ["failed"], "messageRegex": r"(?s)^\[[^\]]*\b(SIG-\d+|ONB-06|ONB-14)\b.*"},
     {"name": "Schema", "matchedStatuses": ["failed"],
-     "messageRegex": r"(?s)^\[[^\]]*\b(CAP-(0[89]|1[0-7]|20)|ONB-0[234])\b.*"},
+     "messageRegex": r"(?s)^\[[^\]]*\b(CAP-(0[89]|1[0-7]|20)|ONB-0[234]|MCAP-(1[2-9]|2[0-2]))\b.*"},
     {"name": "Status code", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\bstatus\b.*"},
     {"name": "Other requirement failures", "matchedStatuses": ["failed"]},
     {"name": "Harness could not judge", "matchedStatuses": ["broken"]},
