@@ -26,6 +26,29 @@ from margo_conformance.verdict import Judge, NotTested, Verdict
 from ..reqtext import requirements
 from .miaf_context import MiafScenario
 
+# --- step text ---------------------------------------------------------------------------------------------
+
+
+def _quoted(text: str) -> str:
+    return text
+
+
+_quoted.pattern = r'[^"]+'  # type: ignore[attr-defined]
+
+
+def _fixture_name(text: str) -> str:
+    return text
+
+
+_fixture_name.pattern = r"C-[A-Z0-9-]+"  # type: ignore[attr-defined]
+
+
+def step(text: str) -> parsers.parse:
+    """A parse pattern whose quoted values stop at the quote and whose clients are fixture names, so that
+    'reports the device "d7"' never swallows the text of a longer step ('... "d7" with decoys ...')."""
+    return parsers.parse(text, extra_types={"q": _quoted, "client": _fixture_name})
+
+
 # --- requests -------------------------------------------------------------------------------------------
 
 
@@ -44,13 +67,13 @@ def report(miaf: MiafScenario, profile: Any, client: str, alias: str, body_name:
         content = json.dumps(doc).encode()
     path = route_path(profile, "capabilities.put", device_id) + query
     exchange = miaf.wire(client).send("PUT", path, content, headers=headers, note=note or f"body {body_name}")
-    return miaf.record(exchange, f"{client} PUT {alias} ({body_name})")
+    return miaf.record(exchange, f"{client:client} PUT {alias} ({body_name})")
 
 
 def delete(miaf: MiafScenario, profile: Any, client: str, alias: str) -> Exchange:
     device_id = miaf.device_id(alias)
     exchange = miaf.wire(client).send("DELETE", route_path(profile, "capabilities.delete", device_id))
-    return miaf.record(exchange, f"{client} DELETE {alias}")
+    return miaf.record(exchange, f"{client:client} DELETE {alias}")
 
 
 def require_served(exchange: Exchange, what: str) -> None:
@@ -59,49 +82,49 @@ def require_served(exchange: Exchange, what: str) -> None:
         raise HarnessError(f"precondition: {what} was not served ({checks.answer(exchange)})")
 
 
-@when(parsers.parse('the client {client} reports the device "{device}"'))
+@when(step('the client {client:client} reports the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     report(miaf, miaf_profile, client, device)
 
 
-@when(parsers.parse('the client {client} reports the device "{device}" again'))
+@when(step('the client {client:client} reports the device "{device:q}" again'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     report(miaf, miaf_profile, client, device, note="the same body again")
 
 
-@when(parsers.parse('the client {client} reports the device "{device}" with the body "{name}"'))
+@when(step('the client {client:client} reports the device "{device:q}" with the body "{name:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, name: str) -> None:
     report(miaf, miaf_profile, client, device, name)
 
 
-@given(parsers.parse('the client {client} has reported the device "{device}"'))
+@given(step('the client {client:client} has reported the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
-    require_served(report(miaf, miaf_profile, client, device), f"{client}'s report of {device}")
+    require_served(report(miaf, miaf_profile, client, device), f"{client:client}'s report of {device}")
 
 
-@given(parsers.parse('the client {client} has reported the device "{device}" with the body "{name}"'))
+@given(step('the client {client:client} has reported the device "{device:q}" with the body "{name:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, name: str) -> None:
-    require_served(report(miaf, miaf_profile, client, device, name), f"{client}'s report of {device}")
+    require_served(report(miaf, miaf_profile, client, device, name), f"{client:client}'s report of {device}")
 
 
-@when(parsers.parse('the client {client} deletes the device "{device}"'))
+@when(step('the client {client:client} deletes the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     delete(miaf, miaf_profile, client, device)
 
 
-@when(parsers.parse('the client {client} reports the device "{device}" offering ALPN http/1.1 only'))
+@when(step('the client {client:client} reports the device "{device:q}" offering ALPN http/1.1 only'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     report(miaf, miaf_profile, client, device, note="ALPN offers http/1.1 only")  # every MtlsWire offers only that
 
 
-@when(parsers.parse('the client {client} reports the device "{device}" with decoys naming client "{other}"'))
+@when(step('the client {client:client} reports the device "{device:q}" with decoys naming client "{other:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, other: str) -> None:
     """MID-07: the caller is named in a header, the query and a body extension; none of them may count."""
     report(miaf, miaf_profile, client, device, headers={"X-Client-Id": other}, query=f"?clientId={other}",
            extra={"x-harness-extensions": {"clientId": other}}, note=f"decoys name client {other}")
 
 
-@when(parsers.parse('the client {client} reports the device "{device}" with a Client-Cert header of {other}'))
+@when(step('the client {client:client} reports the device "{device:q}" with a Client-Cert header of {other:client}'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, other: str) -> None:
     """MTLS-09: an RFC 9440 Client-Cert header from the client itself must not replace the TLS identity."""
     identity = miaf.wfm.identity(other)
@@ -112,7 +135,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, other: st
     headers = {"Client-Cert": f":{der[0]}:"}
     if der[1:]:
         headers["Client-Cert-Chain"] = ", ".join(f":{d}:" for d in der[1:])
-    report(miaf, miaf_profile, client, device, headers=headers, note=f"Client-Cert header of {other}")
+    report(miaf, miaf_profile, client, device, headers=headers, note=f"Client-Cert header of {other:client}")
 
 
 @when("the client C-OK reports a device whose id has a space in it")
@@ -123,29 +146,29 @@ def _(miaf: MiafScenario, miaf_profile: Any) -> None:
                 "C-OK PUT a deviceId with a space")
 
 
-@when(parsers.parse('the client {client} posts to the capabilities route of the device "{device}"'))
+@when(step('the client {client:client} posts to the capabilities route of the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     device_id = miaf.device_id(device)
     path = route_path(miaf_profile, "capabilities.put", device_id)
     miaf.record(miaf.wire(client).send("POST", path, body("valid", device_id), note="a method the route lacks"),
-                f"{client} POST {device}")
+                f"{client:client} POST {device}")
 
 
 # --- TLS handshakes -------------------------------------------------------------------------------------
 
 
-@when(parsers.parse("the client {client} opens a TLS connection offering TLS 1.3 and 1.2"))
+@when(step("the client {client:client} opens a TLS connection offering TLS 1.3 and 1.2"))
 def _(miaf: MiafScenario, client: str) -> None:
     facts = handshake(miaf.wfm.base_url, miaf.wfm.identity(client), miaf.wfm.bundle_pem, timeout=miaf.wfm.timeout_s,
                       min_version="1.2", verify=False)
-    miaf.record_handshake(facts, f"{client} handshake offering TLS 1.3 and 1.2")
+    miaf.record_handshake(facts, f"{client:client} handshake offering TLS 1.3 and 1.2")
 
 
-@when(parsers.parse("the client {client} opens a TLS connection offering only TLS {version}"))
+@when(step("the client {client:client} opens a TLS connection offering only TLS {version}"))
 def _(miaf: MiafScenario, client: str, version: str) -> None:
     facts = handshake(miaf.wfm.base_url, miaf.wfm.identity(client), miaf.wfm.bundle_pem, timeout=miaf.wfm.timeout_s,
                       min_version=version, max_version=version, verify=False, first_read=False)
-    miaf.record_handshake(facts, f"{client} handshake offering only TLS {version}")
+    miaf.record_handshake(facts, f"{client:client} handshake offering only TLS {version}")
 
 
 # --- legacy routes (MGEN-05) ----------------------------------------------------------------------------
@@ -159,7 +182,7 @@ LEGACY = {
 }
 
 
-@when(parsers.parse('a client without a certificate sends the legacy request "{route}"'))
+@when(step('a client without a certificate sends the legacy request "{route:q}"'))
 def _(miaf: MiafScenario, route: str) -> None:
     from margo_conformance.httpsig.auth import SigningOptions, signature_fields
     from margo_conformance.pki import KeyType, generate_key
@@ -179,7 +202,7 @@ def _(miaf: MiafScenario, route: str) -> None:
 # --- operator -------------------------------------------------------------------------------------------
 
 
-@given(parsers.parse('the operator installs the bundle "{rotation}"'))
+@given(step('the operator installs the bundle "{rotation:q}"'))
 def _(miaf: MiafScenario, rotation: str) -> None:
     if not miaf.wfm.operator.can("trust_bundle"):
         raise NotTested("needs the operator hook wfm.operator.trust_bundle (SVID-11 rotation)")
@@ -199,7 +222,7 @@ def _(miaf: MiafScenario) -> None:
                         "\"namespace\", Q-65): no valid client SVID is off its policy")
 
 
-@given(parsers.parse('a new client on the policy has reported the device "{device}"'))
+@given(step('a new client on the policy has reported the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, device: str) -> None:
     if miaf.wfm.policy_mode == "namespace":
         raise NotTested("the operator declared namespace mode (Q-65): a retired client is not a policy entry")
@@ -213,12 +236,12 @@ def _(miaf: MiafScenario) -> None:
     miaf.wfm.retire_client(miaf.fresh.spiffe_id or "")
 
 
-@when(parsers.parse('that client reports the device "{device}" again on the same connection'))
+@when(step('that client reports the device "{device:q}" again on the same connection'))
 def _(miaf: MiafScenario, miaf_profile: Any, device: str) -> None:
     report(miaf, miaf_profile, "fresh", device, note="kept-alive connection after the client was retired")
 
 
-@when(parsers.parse('that client deletes the device "{device}" on a new connection'))
+@when(step('that client deletes the device "{device:q}" on a new connection'))
 def _(miaf: MiafScenario, miaf_profile: Any, device: str) -> None:
     miaf.new_connection("fresh")
     delete(miaf, miaf_profile, "fresh", device)
@@ -232,28 +255,28 @@ def judge_problem(judge: Judge, miaf: MiafScenario, profile: Any, expected_name:
     judge.all(*first, *checks.problem_verdicts(miaf.last, profile, expected_name))
 
 
-@then(parsers.parse("the WFM serves it ({reqs})"))
+@then(step("the WFM serves it ({reqs})"))
 def _(miaf: MiafScenario, judge: Judge, reqs: str) -> None:
     judge(checks.served(miaf.last).bound_to(*requirements(reqs)))
 
 
-@then(parsers.parse("the answer is {status:d} ({reqs})"))
+@then(step("the answer is {status:d} ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, status: int, reqs: str) -> None:
     judge_problem(judge, miaf, miaf_profile, None, checks.status_is(miaf.last, status).bound_to(*requirements(reqs)))
 
 
-@then(parsers.parse("the WFM answers {status:d} with an empty body ({reqs})"))
+@then(step("the WFM answers {status:d} with an empty body ({reqs})"))
 def _(miaf: MiafScenario, judge: Judge, status: int, reqs: str) -> None:
     ids = requirements(reqs)
     judge.all(checks.status_is(miaf.last, status).bound_to(*ids), checks.empty_body(miaf.last).bound_to(*ids))
 
 
-@then(parsers.parse('the WFM answers {status:d} with a problem of type "{name}" ({reqs})'))
+@then(step('the WFM answers {status:d} with a problem of type "{name:q}" ({reqs})'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, status: int, name: str, reqs: str) -> None:
     judge_problem(judge, miaf, miaf_profile, name, checks.status_is(miaf.last, status).bound_to(*requirements(reqs)))
 
 
-@then(parsers.parse('the WFM answers as the rule "{rule}" binds it'))
+@then(step('the WFM answers as the rule "{rule:q}" binds it'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, rule: str) -> None:
     """A rule both profiles share (gateway before child, ...), with this profile's requirements, status and problem
     type (``profile.rule``). The binding's question is context, not the axis: the case asserted here is the one the
@@ -265,7 +288,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, rule: str) -> None:
     judge_problem(judge, miaf, miaf_profile, binding.problem_type, verdict)
 
 
-@then(parsers.parse("the request is refused without being served ({reqs})"))
+@then(step("the request is refused without being served ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
     refused = judge(checks.refused_without_valid_svid(miaf.last).bound_to(*ids))
@@ -274,19 +297,19 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
         judge.all(*checks.problem_verdicts(miaf.last, miaf_profile, None))
 
 
-@then(parsers.parse('no record was made for the device "{device}" under C-OK ({reqs})'))
+@then(step('no record was made for the device "{device:q}" under C-OK ({reqs})'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, device: str, reqs: str) -> None:
     """A refused request has no side effect: C-OK (client c1, the id most fixtures carry) finds no such device."""
     exchange = delete(miaf, miaf_profile, "C-OK", device)
     judge(checks.status_is(exchange, 404).bound_to(*requirements(reqs)))
 
 
-@then(parsers.parse("the request is refused, as {question} reads it ({reqs})"))
+@then(step("the request is refused, as {question} reads it ({reqs})"))
 def _(miaf: MiafScenario, judge: Judge, question: str, reqs: str) -> None:
     judge(checks.refused_without_valid_svid(miaf.last).bound_to(*requirements(reqs), interpretations=(question,)))
 
 
-@then(parsers.parse("what the WFM did is recorded ({reqs})"))
+@then(step("what the WFM did is recorded ({reqs})"))
 def _(miaf: MiafScenario, judge: Judge, reqs: str) -> None:
     judge.note("answer to an optional algorithm or KU/EKU variant", checks.answer(miaf.last),
                requirements=requirements(reqs), layer=checks.layer(miaf.last))
@@ -307,7 +330,7 @@ def _(miaf: MiafScenario, judge: Judge) -> None:
     judge(checks.negotiated_tls13(miaf.require_handshake()))
 
 
-@then(parsers.parse("the handshake is refused ({reqs})"))
+@then(step("the handshake is refused ({reqs})"))
 def _(miaf: MiafScenario, judge: Judge, reqs: str) -> None:
     facts = miaf.require_handshake()
     if facts.local_limit:
@@ -370,7 +393,7 @@ def _(miaf: MiafScenario, judge: Judge) -> None:
     judge(checks.not_served(miaf.last).bound_to("MGEN-05"))
 
 
-@then(parsers.parse("the body is refused, {preferred:d} preferred by Q-52, with a problem ({reqs})"))
+@then(step("the body is refused, {preferred:d} preferred by Q-52, with a problem ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, preferred: int, reqs: str) -> None:
     ids = requirements(reqs)
     refused = judge(checks.body_refused(miaf.last, preferred).bound_to(*ids))
@@ -383,7 +406,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, preferred: int, reqs:
     judge_problem(judge, miaf, miaf_profile, expected, *verdicts)
 
 
-@then(parsers.parse("the body is refused, 422 preferred by Q-52, or accepted with a warning ({reqs})"))
+@then(step("the body is refused, 422 preferred by Q-52, or accepted with a warning ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
     refused = judge(checks.unknown_root_member_refused(miaf.last).bound_to(*ids))
@@ -392,7 +415,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
                       else "semantic-error", checks.body_refused_with(miaf.last, 422).bound_to(*ids))
 
 
-@then(parsers.parse("the request is denied by the accepted-client policy ({reqs})"))
+@then(step("the request is denied by the accepted-client policy ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
     denied = judge(checks.denied_by_policy(miaf.last).bound_to(*ids))
