@@ -67,13 +67,13 @@ def report(miaf: MiafScenario, profile: Any, client: str, alias: str, body_name:
         content = json.dumps(doc).encode()
     path = route_path(profile, "capabilities.put", device_id) + query
     exchange = miaf.wire(client).send("PUT", path, content, headers=headers, note=note or f"body {body_name}")
-    return miaf.record(exchange, f"{client:client} PUT {alias} ({body_name})")
+    return miaf.record(exchange, f"{client} PUT {alias} ({body_name})")
 
 
 def delete(miaf: MiafScenario, profile: Any, client: str, alias: str) -> Exchange:
     device_id = miaf.device_id(alias)
     exchange = miaf.wire(client).send("DELETE", route_path(profile, "capabilities.delete", device_id))
-    return miaf.record(exchange, f"{client:client} DELETE {alias}")
+    return miaf.record(exchange, f"{client} DELETE {alias}")
 
 
 def require_served(exchange: Exchange, what: str) -> None:
@@ -99,12 +99,12 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, name: str
 
 @given(step('the client {client:client} has reported the device "{device:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
-    require_served(report(miaf, miaf_profile, client, device), f"{client:client}'s report of {device}")
+    require_served(report(miaf, miaf_profile, client, device), f"{client}'s report of {device}")
 
 
 @given(step('the client {client:client} has reported the device "{device:q}" with the body "{name:q}"'))
 def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, name: str) -> None:
-    require_served(report(miaf, miaf_profile, client, device, name), f"{client:client}'s report of {device}")
+    require_served(report(miaf, miaf_profile, client, device, name), f"{client}'s report of {device}")
 
 
 @when(step('the client {client:client} deletes the device "{device:q}"'))
@@ -135,7 +135,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str, other: st
     headers = {"Client-Cert": f":{der[0]}:"}
     if der[1:]:
         headers["Client-Cert-Chain"] = ", ".join(f":{d}:" for d in der[1:])
-    report(miaf, miaf_profile, client, device, headers=headers, note=f"Client-Cert header of {other:client}")
+    report(miaf, miaf_profile, client, device, headers=headers, note=f"Client-Cert header of {other}")
 
 
 @when("the client C-OK reports a device whose id has a space in it")
@@ -151,7 +151,7 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
     device_id = miaf.device_id(device)
     path = route_path(miaf_profile, "capabilities.put", device_id)
     miaf.record(miaf.wire(client).send("POST", path, body("valid", device_id), note="a method the route lacks"),
-                f"{client:client} POST {device}")
+                f"{client} POST {device}")
 
 
 # --- TLS handshakes -------------------------------------------------------------------------------------
@@ -161,14 +161,14 @@ def _(miaf: MiafScenario, miaf_profile: Any, client: str, device: str) -> None:
 def _(miaf: MiafScenario, client: str) -> None:
     facts = handshake(miaf.wfm.base_url, miaf.wfm.identity(client), miaf.wfm.bundle_pem, timeout=miaf.wfm.timeout_s,
                       min_version="1.2", verify=False)
-    miaf.record_handshake(facts, f"{client:client} handshake offering TLS 1.3 and 1.2")
+    miaf.record_handshake(facts, f"{client} handshake offering TLS 1.3 and 1.2")
 
 
 @when(step("the client {client:client} opens a TLS connection offering only TLS {version}"))
 def _(miaf: MiafScenario, client: str, version: str) -> None:
     facts = handshake(miaf.wfm.base_url, miaf.wfm.identity(client), miaf.wfm.bundle_pem, timeout=miaf.wfm.timeout_s,
                       min_version=version, max_version=version, verify=False, first_read=False)
-    miaf.record_handshake(facts, f"{client:client} handshake offering only TLS {version}")
+    miaf.record_handshake(facts, f"{client} handshake offering only TLS {version}")
 
 
 # --- legacy routes (MGEN-05) ----------------------------------------------------------------------------
