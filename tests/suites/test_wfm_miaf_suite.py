@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.defects import defects_for
+from margo_conformance.defects import defects_for, of_profile
 from margo_conformance.requirements import load_catalog
 
 from .killmatrix import run_suite
@@ -21,11 +21,7 @@ MIAF = ("--profile", PROFILE)
 
 def miaf_wfm_defects() -> tuple:
     """The reference MIAF WFM's defects (registered with profile miaf-rc3), load-only ones left to the load tests."""
-    try:
-        found = defects_for("wfm", profile=PROFILE)  # type: ignore[call-arg]
-    except TypeError:
-        found = tuple(d for d in defects_for("wfm") if getattr(d, "profile", None) == PROFILE)
-    return tuple(d for d in found if not d.load_only)
+    return tuple(d for d in of_profile(defects_for("wfm"), PROFILE) if not d.load_only)
 
 
 MIAF_DEFECTS = miaf_wfm_defects()
