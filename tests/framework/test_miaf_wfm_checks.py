@@ -236,3 +236,13 @@ def test_unknown_deployment_type_answer_q50() -> None:
     assert not deviation.passed and deviation.interpretations == ("Q-50",)
     crash = checks.unknown_deployment_type_answer(answer(500, {"type": "about:blank", "title": "x", "status": 500}))
     assert not crash.passed and crash.interpretations == ()
+
+
+def test_rsa_signatures_alike_and_port_443() -> None:
+    refused = answer(None, refusal=TlsRefusal("first-read", "bad_certificate", "x"))
+    assert checks.rsa_signatures_alike(answer(201), answer(201)).passed
+    assert checks.rsa_signatures_alike(refused, refused).passed
+    assert not checks.rsa_signatures_alike(answer(201), refused).passed
+    assert checks.uses_port_443("https://wfm.example").passed
+    other = checks.uses_port_443("https://wfm.example:8443")
+    assert not other.passed and other.advisory

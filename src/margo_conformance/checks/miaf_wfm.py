@@ -306,6 +306,25 @@ def empty_body(exchange: Exchange) -> Verdict:
     return Verdict.of(not body, "204 answer has an empty body", expected="no content", observed=f"{len(body)} bytes")
 
 
+@check("SVID-16")
+def rsa_signatures_alike(pss: Exchange, pkcs1v15: Exchange) -> Verdict:
+    """SVID-16: a WFM that accepts RSA SVIDs validates PSS and PKCS#1 v1.5 certificate signatures alike."""
+    served = [e.response is not None and 200 <= e.response.status < 300 for e in (pss, pkcs1v15)]
+    return Verdict(passed=served[0] == served[1], what="RSA-3072 SVIDs signed with PSS and with PKCS#1 v1.5",
+                   expected="both accepted or both refused",
+                   observed={"pss": answer(pss), "pkcs1v15": answer(pkcs1v15)}, evidence=[pss, pkcs1v15])
+
+
+@check("MGEN-03")
+def uses_port_443(base_url: str) -> Verdict:
+    """MGEN-03: the API on port 443; a lab on another port is a warning (the digest's reading), never a failure."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(base_url).port or 443
+    return Verdict.of(port == 443, "port of the WFM base URL", expected=443, observed=port, advisory=True,
+                      base_url=base_url)
+
+
 # --- TLS (MTLS-04/05/06, MGEN-02) --------------------------------------------------------------------------
 
 
