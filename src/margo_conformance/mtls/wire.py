@@ -19,7 +19,7 @@ import httpx
 
 from .. import __version__
 from ..device.wire import WfmNotTrusted, WfmTimeout, WfmUnreachable, _capture, _root_cause
-from ..evidence import CapturedResponse, Exchange, TlsFacts
+from ..evidence import CapturedResponse, Exchange, TlsFacts, TlsRefusal
 from .tls import ClientIdentity, HandshakeFacts, ServerChainRecorder, client_context, is_local_limit, refusal_of
 
 USER_AGENT = f"margo-conformance-miaf-client/{__version__}"
@@ -129,6 +129,27 @@ class MtlsWire:
         self.close()
 
 
+#: How long a probe listens for a TLS 1.3 refusal before it sends a request: the alert comes right after the
+#: client's Finished; reading first keeps it from being lost to a reset when the server closes on unread data.
+REFUSAL_WAIT_S = 0.5
+
+
+def _await_refusal(tls: ssl.SSLSocket, host: str, timeout: float) -> TlsRefusal | None:
+    """Listen briefly for a refusal, then send a harmless ``HEAD /`` and read once. None: the server answered."""
+    tls.settimeout(min(REFUSAL_WAIT_S, timeout))
+    try:
+        if not tls.recv(1):
+            return refusal_of(ConnectionResetError("closed without an HTTP answer"), "first-read")
+        return None  # it spoke first (unusual, but an answer)
+    except (TimeoutError, socket.timeout):
+        pass  # nothing yet: the server is waiting for a request, as an accepting server does
+    tls.settimeout(timeout)
+    tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    if not tls.recv(1):
+        return refusal_of(ConnectionResetError("closed without an HTTP answer"), "first-read")
+    return None
+
+
 def handshake(base_url: str, identity: ClientIdentity | None, bundle_pem: bytes | None, *, timeout: float = 10.0,
               min_version: str | None = "1.2", max_version: str | None = None, verify: bool = True,
               alpn: list[str] | None = None, first_read: bool = True) -> HandshakeFacts:
@@ -157,9 +178,7 @@ def handshake(base_url: str, identity: ClientIdentity | None, bundle_pem: bytes 
                 facts.chain_der = recorder.chain_der(facts.version) or ([d] if (d := tls.getpeercert(True)) else [])
                 if first_read:
                     stage = "first-read"
-                    tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                    if not tls.recv(1):
-                        facts.refusal = refusal_of(ConnectionResetError("closed without an HTTP answer"), stage)
+                    facts.refusal = _await_refusal(tls, host, timeout)
     except ssl.SSLCertVerificationError as exc:
         facts.silence = None
         facts.extras["server_not_trusted"] = exc.verify_message or str(exc)
