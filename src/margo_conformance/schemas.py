@@ -70,20 +70,18 @@ SCHEMA_NAMES: tuple[str, ...] = (
 #: Every schema's ``$id`` is ``SCHEMA_ID_BASE + "<profile>/<name>.schema.json"``.
 SCHEMA_ID_BASE = "https://schemas.margo-conformance.dev/"
 
-#: HTTPSIG-era problem catalog (problems/*.md@23dbbe7a, DIGEST 4.1): type URI = base + name.
-PROBLEM_TYPE_BASE = "https://docs.margo.org/specification/problems/"
-PROBLEM_TYPES: dict[str, int] = {
-    "invalid-certificate-format": 400,
-    "invalid-digest-header": 400,
-    "invalid-request": 400,
-    "signature-verification-failed": 401,
-    "certificate-not-trusted": 403,
-    "invalid-client": 404,
-    "invalid-bundle": 404,
-    "deployment-not-found": 404,
-    "server-cannot-generate-response": 406,
-    "semantic-error": 422,
-}
+
+def _default_problem_registry() -> tuple[str, dict[str, int]]:
+    """The default profile's problem-type registry (profiles/<name>/profile.yaml), as (base, name -> status)."""
+    from .profiles import load_profile
+
+    profile = load_profile(DEFAULT_PROFILE)
+    return profile.problem_type_base or "", {name: p.status for name, p in profile.problem_types.items()}
+
+
+#: HTTPSIG-era problem catalog (problems/*.md@23dbbe7a, DIGEST 4.1): type URI = base + name. Read from the
+#: default profile's registry (``problem_type_findings`` judges ERR-02 of that profile).
+PROBLEM_TYPE_BASE, PROBLEM_TYPES = _default_problem_registry()
 #: The MIAF catalogs' namespaces (DIGEST 4.2): accepted in the H profile, but reported (Q-30).
 MIAF_PROBLEM_TYPE_BASES: tuple[str, ...] = (
     "https://docs.margo.org/specification/problem-types#",

@@ -224,6 +224,20 @@ class Profile:
         without '@') selects; a scenario with no profile tag is shared by every profile."""
         return applies_to(self.name, tags)
 
+    def fixture(self, name: str) -> Mapping[str, Any]:
+        """One fixture of the catalogue (``C-OK``, ``W-AIA``): ``expected`` (accept, reject, record),
+        ``requirements`` and, where a position decides, ``question``."""
+        for group in ("client", "wfm"):
+            if name in (self.fixtures.get(group) or {}):
+                return MappingProxyType(dict(self.fixtures[group][name]))
+        raise KeyError(f"profile {self.name} has no fixture {name!r}")
+
+    @property
+    def fixture_expectations(self) -> Mapping[str, str]:
+        """Every fixture name (client and WFM) -> what a conformant peer does with it: accept, reject, record."""
+        return MappingProxyType({name: body["expected"] for group in ("client", "wfm")
+                                 for name, body in (self.fixtures.get(group) or {}).items()})
+
     @property
     def schemas_dir(self) -> Path:
         return SCHEMAS_DIR / self.schema_set

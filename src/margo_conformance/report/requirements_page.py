@@ -25,6 +25,7 @@ def write_requirements_page(path: Path, catalog: Any, profile: str, summary: dic
         "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;vertical-align:top}"
         "table{border-collapse:collapse}tr:target{background:#ffd}</style>"
         f"<h1>Requirement catalog, profile {html.escape(profile)}</h1>"
+        f"<p>Spec: {html.escape(str(summary['profile']['baseline']))}</p>"
         f"<p>SUT: {html.escape(summary['sut']['name'])}, run {html.escape(summary['run']['started_at'])}</p>"
         "<table><tr><th>ID</th><th>Level</th><th>Binds</th><th>Requirement</th><th>Source</th>"
         "<th>Interpretations</th><th>Verdict</th><th>Reason</th></tr>" + "".join(rows) + "</table>"
