@@ -15,6 +15,10 @@ from margo_conformance.requirements import load_catalog
 
 from .killmatrix import run_suite
 
+# The suite stands on the SPIFFE PKI (branch miaf-pki) and the reference MIAF WFM (branch miaf-refwfm).
+pytest.importorskip("margo_conformance.pki.spiffe")
+pytest.importorskip("margo_conformance.wfm.miaf")
+
 PROFILE = "miaf-rc3"
 MIAF = ("--profile", PROFILE)
 
