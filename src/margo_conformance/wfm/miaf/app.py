@@ -161,7 +161,9 @@ class MiafApp:
                                              "route", headers=(("allow", allow),)), ex)
             return self._problem(Problem(404, None, "no such resource", "route"), ex)
 
-        body, too_large = await _read_body(receive)
+        declared = next((v for k, v in ex.headers if k.lower() == "content-length"), "")
+        too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES  # refused before reading a byte of it
+        body, too_large = (b"", True) if too_large else await _read_body(receive)
         ex.body = body
         if too_large:
             return self._problem(Problem(413, None, f"the body exceeds {MAX_BODY_BYTES} bytes", "body-size",

@@ -5,7 +5,7 @@ Registered in the WFM registry (``margo_conformance.defects.defects_for("wfm")``
 
 How each one is narrowed to its requirement:
 
-- The recognition defects (another trust domain, two URI SANs, ``cA=true``, ``keyCertSign``, another ``wfm-id``)
+- The recognition defects (another trust domain, two URI SANs, ``cA=true``, ``cRLSign``, another ``wfm-id``)
   relax ONE step of the client-SVID check and then treat the leaf as the canonical client ID it imitates
   (``spiffe://<td>/margo/wfm/<wfm-id>/client/<id>``), so the accepted-client policy sees a listed client and the
   request is served: a WFM that skips a step does exactly that. Every other step still refuses.
@@ -28,7 +28,7 @@ NO_CLIENT_CERT_ACCEPTED = "miaf-no-client-cert-accepted"
 FOREIGN_TRUST_DOMAIN_ACCEPTED = "miaf-foreign-trust-domain-accepted"
 TWO_URI_SANS_ACCEPTED = "miaf-two-uri-sans-accepted"
 CA_LEAF_ACCEPTED = "miaf-ca-leaf-accepted"
-KEY_CERT_SIGN_ACCEPTED = "miaf-key-cert-sign-accepted"
+CRL_SIGN_ACCEPTED = "miaf-crl-sign-accepted"
 OTHER_WFM_ID_ACCEPTED = "miaf-other-wfm-id-accepted"
 UNLISTED_CLIENT_ACCEPTED = "miaf-unlisted-client-accepted"
 RETIRED_CLIENT_SERVED = "miaf-retired-client-served"
@@ -60,7 +60,9 @@ DEFECTS: tuple[Defect, ...] = (
     _d(TWO_URI_SANS_ACCEPTED, "SVID-02",
        "accepts a client SVID with several URI SANs and takes the first one as the caller"),
     _d(CA_LEAF_ACCEPTED, "SVID-04", "accepts a client leaf whose basic constraints say cA=true"),
-    _d(KEY_CERT_SIGN_ACCEPTED, "SVID-05", "accepts a client leaf whose key usage contains keyCertSign"),
+    _d(CRL_SIGN_ACCEPTED, "SVID-05",
+       "accepts a client leaf whose key usage contains cRLSign (keyCertSign on a non-CA leaf is still refused by "
+       "OpenSSL's strict X.509 checks in the handshake)"),
     _d(OTHER_WFM_ID_ACCEPTED, "MID-01",
        "recognises …/margo/wfm/<any wfm-id>/client/<id> as its own client <id> (another WFM's client is served)",
        related=("MID-02",)),

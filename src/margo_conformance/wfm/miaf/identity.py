@@ -83,7 +83,7 @@ def _relaxed(cert: x509.Certificate, reason: str, spiffe_id: str | None, trust_d
     """Under a recognition defect: the canonical client ID the leaf is (wrongly) taken for, else None."""
     if reason == "SVID-04:ca" and D.CA_LEAF_ACCEPTED in defects:
         return spiffe_id  # the leaf constraints are the last step: the ID itself passed
-    if reason == "SVID-05:key-cert-sign" and D.KEY_CERT_SIGN_ACCEPTED in defects:
+    if reason == "SVID-05:crl-sign" and D.CRL_SIGN_ACCEPTED in defects:
         return spiffe_id
     if reason == "SVID-10:trust-domain" and D.FOREIGN_TRUST_DOMAIN_ACCEPTED in defects and spiffe_id:
         foreign = SpiffeId.parse(spiffe_id).trust_domain
