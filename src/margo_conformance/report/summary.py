@@ -312,7 +312,12 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "source": record.sut.source,
             "defects": list(record.sut.defects),
             "facts": dict(sorted(record.sut.facts.items())),
+            "vendor": record.sut.vendor,
+            "product": record.sut.product,
+            "version": record.sut.version,
         },
+        "catalog": {"digest": record.catalog_digest or getattr(catalog, "digest", None)},
+        "record": {"signed": record.record_signer is not None, "signer": record.record_signer},
         "run": {
             "started_at": _iso(record.started_at),
             "finished_at": _iso(finished),
@@ -321,6 +326,8 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "selection": record.selection,
             "interrupted": record.interrupted,
             "collection_errors": list(record.collection_errors),
+            "lab": record.lab,
+            "engineer": record.engineer,
         },
         "result": decide_result(record, scenarios, requirements),
         "counts": {

@@ -149,6 +149,11 @@ class SutConfig:
     #: Defects the built-in reference runs with (``--defect``); empty for a vendor SUT.
     defects: tuple[str, ...] = ()
     source: str = "builtin"
+    #: Who and what is certified ([sut] vendor / product / version, optional): shown in every report and in the
+    #: certification record.
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
 
     def describe(self) -> dict[str, str]:
         """Facts for reports (environment.properties); no secrets."""
@@ -162,6 +167,9 @@ class SutConfig:
                 facts["device.launch"] = redact_command(self.device.launch)
         if self.defects:
             facts["sut.defects"] = ",".join(self.defects)
+        for key in ("vendor", "product", "version"):
+            if getattr(self, key):
+                facts[f"sut.{key}"] = getattr(self, key)
         return facts
 
 
@@ -337,6 +345,7 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     profile = sut.get("profile", str, DEFAULT_PROFILE)
     if profile not in KNOWN_PROFILES:
         raise ConfigError(f"sut.profile: unknown profile {profile!r}; known: {', '.join(KNOWN_PROFILES)}")
+    identity = {key: _identity_value(sut, key) for key in ("vendor", "product", "version")}
     sut.finish()
     wfm_section = root.table("wfm")
     device_section = root.table("device")
@@ -346,12 +355,28 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
             raise ConfigError("[wfm]: required table is missing for sut.role = 'wfm'")
         if device_section is not None:
             raise ConfigError("[device]: not allowed for sut.role = 'wfm'")
-        return SutConfig(role=role, name=name, profile=profile, wfm=_parse_wfm(wfm_section, base_dir), source=source)
+        return SutConfig(role=role, name=name, profile=profile, wfm=_parse_wfm(wfm_section, base_dir), source=source,
+                         **identity)
     if device_section is None:
         raise ConfigError("[device]: required table is missing for sut.role = 'device'")
     if wfm_section is not None:
         raise ConfigError("[wfm]: not allowed for sut.role = 'device'")
-    return SutConfig(role=role, name=name, profile=profile, device=_parse_device(device_section), source=source)
+    return SutConfig(role=role, name=name, profile=profile, device=_parse_device(device_section), source=source,
+                     **identity)
+
+
+#: An identity value (vendor, product, version) is one line of printable text: it is quoted in signed records.
+IDENTITY_MAX_LENGTH = 200
+
+
+def _identity_value(section: _Section, key: str) -> str | None:
+    value = section.get(key, str)
+    if value is None:
+        return None
+    if not value.strip() or len(value) > IDENTITY_MAX_LENGTH or not value.isprintable():
+        raise ConfigError(f"sut.{key}: must be one line of printable text, 1 to {IDENTITY_MAX_LENGTH} characters "
+                          f"(got {value!r:.60})")
+    return value.strip()
 
 
 def load_sut(path: Path | str) -> SutConfig:
@@ -376,4 +401,7 @@ def builtin_sut(role: str, *, defects: tuple[str, ...] = (), profile: str = DEFA
         raise ConfigError(f"--role: must be 'wfm' or 'device', got {role!r}")
     label = "reference WFM" if role == "wfm" else "reference device"
     name = f"margo-conformance {label}" + (f" (defects: {', '.join(defects)})" if defects else "")
-    return SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects, source="builtin")
+    from .. import __version__
+
+    return SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects, source="builtin",
+                     vendor="margo-conformance project", product=f"margo-conformance {label}", version=__version__)
