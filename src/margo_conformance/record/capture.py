@@ -55,6 +55,8 @@ class CheckRecorder:
         #: scenario id -> the call id of each verdict it recorded, in the judge's order (None: no call)
         self.verdict_calls: dict[str, list[str | None]] = {}
         self.deselected: list[str] = []
+        #: call id -> its ``_judgedBy`` items in the HAR (the step's requirement IDs are added when it is judged)
+        self._judged: dict[str, list[dict[str, Any]]] = {}
 
     # -- the observer ----------------------------------------------------------------------
 
@@ -79,9 +81,10 @@ class CheckRecorder:
                 raise
             call["outcome"] = {"verdict": verdict.to_dict()}
             for ref in _exchange_refs(call["args"], call["kwargs"]):
-                self.entries[int(ref[1:]) - 1]["_judgedBy"].append(
-                    {"call": call_id, "check": call["check"], "scenario": self.scenario,
-                     "requirements": list(verdict.requirements)})
+                judged = {"call": call_id, "check": call["check"], "scenario": self.scenario,
+                          "requirements": list(verdict.requirements)}
+                self.entries[int(ref[1:]) - 1]["_judgedBy"].append(judged)
+                self._judged.setdefault(call_id, []).append(judged)
             return replace(verdict, origin=call_id)
         finally:
             self._local.depth = 0
@@ -130,6 +133,9 @@ class CheckRecorder:
 
     def scenario_finished(self, scenario_id: str, recorded: list[Any]) -> None:
         self.verdict_calls[scenario_id] = [getattr(r.verdict, "origin", None) for r in recorded]
+        for r in recorded:  # the requirement IDs the step bound the verdict to, as the judge saw them
+            for judged in self._judged.get(getattr(r.verdict, "origin", None) or "", []):
+                judged["requirements"] = list(dict.fromkeys([*judged["requirements"], *r.verdict.requirements]))
 
     def write(self, output: Path, *, harness_version: str, role: str, profile: str) -> Path:
         evidence = output / EVIDENCE_DIR
