@@ -186,7 +186,11 @@ def run(opts: RunOptions) -> int:
 
 
 def _signing_identity(opts: RunOptions) -> object | None:
-    """The lab's signing key and certificate (both or neither), read before the run so a bad file is exit 2."""
+    """The lab's signing key and certificate (both or neither), read before the run so a bad file is exit 2;
+    --lab and --engineer are checked here too (one line of printable text: they are quoted in the record)."""
+    for option, value in (("--lab", opts.lab), ("--engineer", opts.engineer)):
+        if value is not None and (not value.strip() or len(value) > 200 or not value.isprintable()):
+            raise ConfigError(f"{option}: must be one line of printable text, 1 to 200 characters (got {value!r:.60})")
     if (opts.sign_key is None) != (opts.sign_cert is None):
         raise ConfigError("--sign-key and --sign-cert go together (the lab's key and its X.509 certificate)")
     if opts.sign_key is None or opts.sign_cert is None:

@@ -37,19 +37,20 @@ def _iso_ms(ts: float) -> str:
 
 
 def _utf8(body: bytes) -> str | None:
+    """The body as text when it is UTF-8 without control characters (other than tab, CR, LF); else None, and
+    the bytes travel base64 (response) or as a raw file (request)."""
     try:
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    return None if any(ord(ch) < 32 and ch not in "\t\r\n" or ord(ch) == 127 for ch in text) else text
 
 
 def _private_key_free(body: bytes) -> tuple[bytes, bool]:
     """(body, redacted): a body holding a private key (PEM or base64-wrapped PEM) is replaced with a marker."""
     if not body:
         return body, False
-    text = _utf8(body)
-    if text is None:
-        return (REDACTED_BODY, True) if b"PRIVATE KEY" in body else (body, False)
+    text = body.decode("latin-1")  # one character per byte: the ASCII a PEM or base64 key is made of matches as is
     return (REDACTED_BODY, True) if redact(text) != text else (body, False)
 
 
