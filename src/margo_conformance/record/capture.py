@@ -68,8 +68,8 @@ class CheckRecorder:
             with self._lock:
                 call_id = f"c{len(self.calls) + 1}"
                 call: dict[str, Any] = {"id": call_id, "check": check_name(check_fn), "scenario": self.scenario,
-                                        "args": [self.encode(a) for a in args],
-                                        "kwargs": {k: self.encode(v) for k, v in kwargs.items()}}
+                                        "args": [self._safe_encode(a) for a in args],
+                                        "kwargs": {k: self._safe_encode(v) for k, v in kwargs.items()}}
                 self.calls.append(call)
             try:
                 verdict = run()
@@ -90,6 +90,14 @@ class CheckRecorder:
             self._local.depth = 0
 
     # -- argument encoding -----------------------------------------------------------------
+
+    def _safe_encode(self, value: Any) -> Any:
+        """Recording evidence must never change a verdict: an argument that cannot be encoded is recorded as
+        missing (rejudge then says so), and the check runs as it would have."""
+        try:
+            return self.encode(value)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run goes on
+            return {"$unrecorded": f"{type(value).__module__}.{type(value).__qualname__} ({type(exc).__name__}: {exc})"}
 
     def encode(self, value: Any) -> Any:
         from cryptography import x509

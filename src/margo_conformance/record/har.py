@@ -87,8 +87,11 @@ def entry_of(exchange: Exchange, entry_id: str, raw_dir: Path) -> dict[str, Any]
     raw: dict[str, str] = {}
     req_headers, red_req_h = _headers(req.headers)
     req_body, red_req_b = _private_key_free(req.body)
+    # HAR wants an absolute URI: a device-side observation with no HTTP request (a refused TLS handshake) has
+    # none, so it shows as about:blank and the original (empty) value is kept in _url.
+    absolute = bool(urlsplit(req.url).scheme) and " " not in req.url
     request: dict[str, Any] = {
-        "method": req.method, "url": req.url, "httpVersion": req.http_version, "cookies": [],
+        "method": req.method or "-", "url": req.url if absolute else "about:blank", "httpVersion": req.http_version, "cookies": [],
         "headers": req_headers,
         "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(req.url).query, keep_blank_values=True)],
         "headersSize": -1, "bodySize": len(req.body),
@@ -128,7 +131,8 @@ def entry_of(exchange: Exchange, entry_id: str, raw_dir: Path) -> dict[str, Any]
         "startedDateTime": _iso_ms(exchange.started_at), "time": round(elapsed_ms, 3),
         "request": request, "response": response, "cache": {},
         "timings": {"send": 0, "wait": round(elapsed_ms, 3), "receive": 0},
-        "_id": entry_id, "_target": req.target, "_startedAt": exchange.started_at, "_elapsedS": exchange.elapsed_s,
+        "_id": entry_id, **({} if absolute and req.method else {"_url": req.url, "_method": req.method}),
+        "_target": req.target, "_startedAt": exchange.started_at, "_elapsedS": exchange.elapsed_s,
         "_tls": None if exchange.tls is None else _tls_dict(exchange.tls),
         "_signatureBaseSent": exchange.signature_base_sent, "_signatureBaseRebuilt": exchange.signature_base_rebuilt,
         "_findings": [f.to_dict() for f in exchange.findings],
@@ -204,7 +208,7 @@ def exchange_from_entry(entry: dict[str, Any], evidence_dir: Path) -> Exchange:
                               "held a private key and were removed)")
     r = entry["request"]
     post = r.get("postData") or {}
-    request = CapturedRequest(method=r["method"], url=r["url"],
+    request = CapturedRequest(method=entry.get("_method", r["method"]), url=entry.get("_url", r["url"]),
                               headers=_headers_back(r["headers"]),
                               body=_bytes_of(entry, evidence_dir, "requestBody", post.get("text"), None),
                               target=entry.get("_target") or "", http_version=r["httpVersion"])
