@@ -572,6 +572,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         verdict.check_observer = None
         state.recorder.deselected = list(state.record.deselected)
+        state.recorder.aborted = state.record.aborted
         state.recorder.write(state.output, harness_version=__version__, role=state.role, profile=state.profile)
 
 

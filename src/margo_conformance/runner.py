@@ -181,7 +181,11 @@ def run(opts: RunOptions) -> int:
     if returncode == 5 or summary["result"]["verdict"] == "NO SCENARIOS":
         print("error: no scenario matched the selection (-k / --tags)", file=sys.stderr)
         return EXIT_USAGE
-    _write_record(output, signing)
+    try:
+        _write_record(output, signing)
+    except (OSError, ValueError) as exc:
+        print(f"error: the certification record could not be written: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return int(summary["result"]["exit_code"])
 
 

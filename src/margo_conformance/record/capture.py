@@ -55,6 +55,8 @@ class CheckRecorder:
         #: scenario id -> the call id of each verdict it recorded, in the judge's order (None: no call)
         self.verdict_calls: dict[str, list[str | None]] = {}
         self.deselected: list[str] = []
+        #: Why the run stopped before its end (the WFM stopped answering), for the re-judged roll-up.
+        self.aborted: str | None = None
         #: call id -> its ``_judgedBy`` items in the HAR (the step's requirement IDs are added when it is judged)
         self._judged: dict[str, list[dict[str, Any]]] = {}
 
@@ -156,7 +158,7 @@ class CheckRecorder:
                                             "judged")
         (evidence / HAR_FILE).write_text(json.dumps(document, indent=1) + "\n")
         checks = {"schema_version": CHECKS_SCHEMA_VERSION, "role": role, "profile": profile,
-                  "deselected": list(self.deselected), "calls": self.calls, "verdict_calls": self.verdict_calls}
+                  "deselected": list(self.deselected), "aborted": self.aborted, "calls": self.calls, "verdict_calls": self.verdict_calls}
         (evidence / CHECKS_FILE).write_text(redact(json.dumps(checks, indent=1, default=str)) + "\n")
         return evidence
 

@@ -224,8 +224,7 @@ def _rolled_up(old: dict[str, Any], scenarios: list[dict[str, Any]], catalog: An
         deselected=list(checks.get("deselected") or []), interrupted=old["run"].get("interrupted"),
         collection_errors=list(old["run"].get("collection_errors") or []),
         lab=old["run"].get("lab"), engineer=old["run"].get("engineer"), catalog_digest=catalog.digest)
-    if "stopped early" in (old["result"].get("headline") or "") and old["result"]["verdict"] == "UNREACHABLE":
-        record.aborted = old["result"]["headline"].split(";")[0]
+    record.aborted = checks.get("aborted")
     fields = set(ScenarioRecord.__dataclass_fields__)
     for s in scenarios:
         record.scenarios[s["id"]] = ScenarioRecord(**{k: v for k, v in s.items() if k in fields})
