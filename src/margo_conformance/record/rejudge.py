@@ -31,8 +31,9 @@ from ..verdict import Judge, NotTested, RecordedVerdict, RequirementFailed, Verd
 from . import har
 from .capture import CHECKS_FILE, EVIDENCE_DIR, HAR_FILE, Decoder
 
-#: The fields of a recorded verdict whose change is a change of verdict.
-_COMPARED = ("passed", "axis", "level", "requirements", "expected", "observed")
+#: The fields of a recorded verdict whose change is a change of verdict (a new wording of expected/observed with
+#: the same outcome is not).
+_COMPARED = ("passed", "axis", "level", "requirements")
 
 
 @dataclass
