@@ -249,3 +249,24 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "record.dsse.json: cannot be read" in proc.stderr
     (tmp_path / "record.dsse.json").write_text("{not json")
     assert _verify(tmp_path).returncode == 2
+
+
+def test_rejudge_warns_about_changed_evidence_and_reports_a_call_that_judges_now(copy: Path) -> None:
+    """A call that was NOT TESTED in the run and judges now is a change; a changed file is warned about first."""
+    from margo_conformance.cli import app
+
+    checks_path, summary_path = copy / "evidence" / "checks.json", copy / "summary.json"
+    checks, summary = json.loads(checks_path.read_text()), json.loads(summary_path.read_text())
+    scenario = next(s for s in summary["scenarios"] if s["outcome"] == "passed" and s["verdicts"])
+    origin = checks["verdict_calls"][scenario["id"]][-1]
+    del scenario["verdicts"][-1]
+    checks["verdict_calls"][scenario["id"]].pop()
+    call = next(c for c in checks["calls"] if c["id"] == origin)
+    call["outcome"] = {"not_tested": "pretend the run could not judge this"}
+    checks_path.write_text(json.dumps(checks))
+    summary_path.write_text(json.dumps(summary))
+    result = CliRunner().invoke(app, ["rejudge", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert "warning: changed: evidence/checks.json" in result.output
+    assert re.search(rf"^check .*\[{origin}, .*\]: NOT TESTED: pretend the run could not judge this -> passed",
+                     result.output, re.M), result.output

@@ -37,6 +37,12 @@ def app(
             from ..record.manifest import load_signing_identity
 
             signing = load_signing_identity(sign_key, sign_cert)
+        from ..record.verify import verify_record
+
+        integrity = verify_record(directory) if (directory / "record.dsse.json").exists() else None
+        for finding in integrity.findings if integrity else ["no record.dsse.json: the evidence's integrity is unchecked"]:
+            if not finding.startswith("signature: the record is UNSIGNED"):
+                typer.echo(f"warning: {finding}")
         result = rejudge(directory)
         for line in render(result, directory):
             typer.echo(line)

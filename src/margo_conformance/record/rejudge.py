@@ -77,7 +77,7 @@ class Rejudgement:
 
 def _verdict_word(v: dict[str, Any]) -> str:
     if "verdict" in v and "passed" not in v:
-        return str(v["verdict"]).upper()
+        return str(v["verdict"])
     if v.get("passed"):
         return "passed"
     return f"failed ({v.get('axis') or '-'} axis)"
@@ -103,6 +103,12 @@ def rejudge(run_dir: Path) -> Rejudgement:
                           f"{exc.strerror or exc})") from None
     except ValueError as exc:
         raise ConfigError(f"{run_dir}: a record file is not JSON ({exc})") from None
+    missing = [f"{where}.{key}" for where, data, keys in (
+        ("summary.json", old_summary, ("sut", "run", "scenarios", "requirements", "result")),
+        (CHECKS_FILE, checks, ("calls", "verdict_calls"))) if isinstance(data, dict)
+        for key in keys if key not in data]
+    if missing or not isinstance(har_doc, dict) or "log" not in har_doc:
+        raise ConfigError(f"{run_dir}: not a record this harness can read (missing {', '.join(missing) or 'log'})")
     from ..requirements import load_catalog
 
     catalog = load_catalog()
@@ -137,6 +143,7 @@ def rejudge(run_dir: Path) -> Rejudgement:
             new_verdicts.append(new)
             if any(new.get(k) != old.get(k) for k in _COMPARED):
                 result.check_changes.append(CheckChange(call["id"], call["check"], scenario["name"], old, new))
+        _unjudged_calls(scenario, checks["calls"], judge, decoder, result)
         scenarios.append(_settle(scenario, new_verdicts, strict, result, stopped))
     result.summary = _rolled_up(old_summary, scenarios, catalog, checks)
     old_rows = {r["id"]: r for r in old_summary["requirements"]}
@@ -146,6 +153,26 @@ def rejudge(run_dir: Path) -> Rejudgement:
             result.requirement_changes.append({"id": row["id"], "old": before["verdict"] if before else "(absent)",
                                                "new": row["verdict"], "why": row["reason"]})
     return result
+
+
+def _unjudged_calls(scenario: dict[str, Any], calls: list[dict[str, Any]], judge: Judge, decoder: Decoder,
+                    result: Rejudgement) -> None:
+    """Calls of the scenario that made no verdict in the run (NOT TESTED, or an error): if one judges now, that
+    is a change to report; the scenario stays as the run left it (the steps after that call never ran)."""
+    for call in calls:
+        outcome = call.get("outcome") or {}
+        if call.get("scenario") != scenario["id"] or "verdict" in outcome:
+            continue
+        before = {"verdict": f"NOT TESTED: {outcome['not_tested']}" if "not_tested" in outcome
+                  else f"ERROR: {outcome.get('error', 'no outcome recorded')}"}
+        # The step never bound this verdict (the call made none), so it is bound to the scenario's requirements
+        # for the report; the scenario itself stays as the run left it.
+        new = _rejudge_call(call, {"requirements": list(scenario["requirements"]), "interpretations": []}, judge,
+                            decoder, result)
+        if "now" not in new and "passed" in new:
+            new["note"] = "the scenario stopped here in the run; the steps after this call never ran"
+            judge.recorded.pop()  # reported, not rolled up
+            result.check_changes.append(CheckChange(call["id"], call["check"], scenario["name"], before, new))
 
 
 def _rejudge_call(call: dict[str, Any], old: dict[str, Any], judge: Judge, decoder: Decoder,
