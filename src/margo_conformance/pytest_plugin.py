@@ -122,7 +122,9 @@ class RunState:
         self.record.lab = config.getoption("--margo-lab")
         self.record.engineer = config.getoption("--margo-engineer")
         self.record.record_signer = config.getoption("--margo-signer")
-        self.record.catalog_digest = self.catalog.digest
+        from .catalog_digest import catalog_digest
+
+        self.record.catalog_digest = catalog_digest(self.catalog)
         #: Every check call and the exchanges it judged, for the certification record (evidence/); only when
         #: the run writes its outputs.
         self.recorder: Any = None

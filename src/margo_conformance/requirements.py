@@ -196,8 +196,6 @@ class Catalog:
         self._questions = {q.id: q for q in (questions or [])}
         self._profiles = {p.name: p for p in (profiles or [])}
         self.path = path
-        #: SHA-256 (hex) of the catalog data as loaded (``catalog_digest``); None for a catalog built in code.
-        self.digest: str | None = None
 
     # -- requirements
     def get(self, req_id: str) -> Requirement:
@@ -346,20 +344,7 @@ def _parse(path: Path) -> Catalog:
             raise ConfigError(f"{path}: duplicate requirement ID {req.id} (entries #{seen[req.id]} and #{number})")
         seen[req.id] = number
         requirements.append(req)
-    catalog = Catalog(requirements, questions, profiles, path=path)
-    catalog.digest = catalog_digest(data)
-    return catalog
-
-
-def catalog_digest(data: object) -> str:
-    """The catalog's digest, defined once: hex SHA-256 of the parsed YAML data as canonical JSON (sorted keys,
-    no whitespace, UTF-8), so a comment or a re-indentation does not change it and any change of content does.
-    Reports and certification records name the catalog a run was judged against by it."""
-    import hashlib
-    import json
-
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return Catalog(requirements, questions, profiles, path=path)
 
 
 def _parse_profiles(path: Path, raw: object) -> list[Profile]:

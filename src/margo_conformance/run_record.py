@@ -98,7 +98,7 @@ class RunRecord:
     #: Who ran it (``run --lab``, ``--engineer``), for the reports and the certification record.
     lab: str | None = None
     engineer: str | None = None
-    #: The catalog's digest (``requirements.catalog_digest``) the verdicts were judged against.
+    #: The catalog's digest (``catalog_digest.catalog_digest``) the verdicts were judged against.
     catalog_digest: str | None = None
     #: The subject of the certificate the record will be signed with; None: the record is written unsigned.
     record_signer: str | None = None

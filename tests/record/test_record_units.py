@@ -15,7 +15,8 @@ from margo_conformance.evidence import CapturedRequest, CapturedResponse, Exchan
 from margo_conformance.pki import KeyType, TestCA, non_certificates
 from margo_conformance.record import har
 from margo_conformance.record.capture import CheckRecorder, Decoder
-from margo_conformance.requirements import catalog_digest, load_catalog
+from margo_conformance.catalog_digest import catalog_digest
+from margo_conformance.requirements import load_catalog
 from margo_conformance.sut import builtin_sut, load_sut
 
 SUT = """
@@ -60,10 +61,18 @@ def test_builtin_sut_identity() -> None:
 
 
 def test_catalog_digest_is_of_the_data_not_the_text() -> None:
+    import dataclasses
+
+    from margo_conformance.requirements import Catalog
+
     catalog = load_catalog()
-    assert catalog.digest is not None and len(catalog.digest) == 64
-    assert catalog_digest({"a": 1, "b": [1, 2]}) == catalog_digest({"b": [1, 2], "a": 1})
-    assert catalog_digest({"a": 1}) != catalog_digest({"a": 2})
+    digest = catalog_digest(catalog)
+    assert len(digest) == 64 and digest == catalog_digest(load_catalog())
+    requirements = catalog.all()
+    same = Catalog(list(requirements), catalog.questions(), list(catalog._profiles.values()))
+    assert catalog_digest(same) == digest  # the data, not the file it came from
+    changed = [dataclasses.replace(requirements[0], text=requirements[0].text + " (corrected)"), *requirements[1:]]
+    assert catalog_digest(Catalog(changed, catalog.questions(), list(catalog._profiles.values()))) != digest
 
 
 def _summary() -> dict:
@@ -73,7 +82,7 @@ def _summary() -> dict:
     record = RunRecord(sut=SutDescription(name="Acme WFM", role="wfm", source="x.toml", vendor="Acme Corp",
                                           product="Acme WFM", version="2.3.0"),
                        profile="httpsig-2026h1", strict=False, started_at=1_700_000_000.0, lab="Test Lab",
-                       engineer="A. Tester", catalog_digest=load_catalog().digest)
+                       engineer="A. Tester", catalog_digest=catalog_digest(load_catalog()))
     return build_summary(record, load_catalog(), finished_at=1_700_000_100.0)
 
 
@@ -89,7 +98,7 @@ def test_identity_in_summary_markdown_console_and_allure(tmp_path: Path) -> None
     assert summary["record"] == {"signed": False, "signer": None}
     md = render_markdown(summary)
     assert "**Certified:** Acme Corp Acme WFM 2.3.0" in md and "**Engineer:** A. Tester" in md
-    assert f"**Catalog:** sha256 {load_catalog().digest}" in md
+    assert f"**Catalog:** sha256 {catalog_digest(load_catalog())}" in md
     assert "2023-11-14T22:13:20Z to 2023-11-14T22:15:00Z" in md
     assert "**Record:** UNSIGNED" in md
     console = "\n".join(render_console_summary(summary))

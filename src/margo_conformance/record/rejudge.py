@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..catalog_digest import catalog_digest
 from ..errors import ConfigError
 from ..verdict import Judge, NotTested, RecordedVerdict, RequirementFailed, Verdict
 from . import har
@@ -251,7 +252,7 @@ def _rolled_up(old: dict[str, Any], scenarios: list[dict[str, Any]], catalog: An
         output=(old.get("paths") or {}).get("output"), selection=old["run"].get("selection"),
         deselected=list(checks.get("deselected") or []), interrupted=old["run"].get("interrupted"),
         collection_errors=list(old["run"].get("collection_errors") or []),
-        lab=old["run"].get("lab"), engineer=old["run"].get("engineer"), catalog_digest=catalog.digest)
+        lab=old["run"].get("lab"), engineer=old["run"].get("engineer"), catalog_digest=catalog_digest(catalog))
     record.aborted = checks.get("aborted")
     fields = set(ScenarioRecord.__dataclass_fields__)
     for s in scenarios:

@@ -316,7 +316,7 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "product": record.sut.product,
             "version": record.sut.version,
         },
-        "catalog": {"digest": record.catalog_digest or getattr(catalog, "digest", None)},
+        "catalog": {"digest": record.catalog_digest or _catalog_digest(catalog)},
         "record": {"signed": record.record_signer is not None, "signer": record.record_signer},
         "run": {
             "started_at": _iso(record.started_at),
@@ -341,6 +341,15 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
         "interpretations": _interpretations(catalog, scenarios),
         "paths": {"output": record.output},
     }
+
+
+def _catalog_digest(catalog: Any) -> str | None:
+    from ..catalog_digest import catalog_digest
+
+    try:
+        return catalog_digest(catalog)
+    except (AttributeError, TypeError):  # a stand-in catalog of a unit test
+        return None
 
 
 def profile_baseline(catalog: Any, profile: str) -> str:
