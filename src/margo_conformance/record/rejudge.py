@@ -270,6 +270,11 @@ def _ts(iso: str) -> float:
 def render(result: Rejudgement, run_dir: Path) -> list[str]:
     lines = [f"Re-judged {run_dir}: {result.checks_rejudged} check call(s) with margo-conformance "
              f"{result.summary['harness']['version']}, catalog sha256 {result.summary['catalog']['digest']}"]
+    before = (result.old_summary.get("catalog") or {}).get("digest")
+    if before != result.summary["catalog"]["digest"]:
+        lines.append(f"The run was judged against catalog sha256 {before or '(not recorded)'}; this harness's differs")
+    if result.old_summary["harness"]["version"] != result.summary["harness"]["version"]:
+        lines.append(f"The run was judged by margo-conformance {result.old_summary['harness']['version']}")
     for change in result.requirement_changes:
         lines.append(f"{change['id']}: {change['old']} -> {change['new']}: {change['why']}")
     for change in result.check_changes:
