@@ -494,3 +494,15 @@ def test_openssl_reads_the_fixture_extensions(authority: SpiffeAuthority, openss
     assert "rsassaPss" in text("C-RSA3072-PSS")
     assert "ecdsa-with-SHA1" in text("C-SHA1")
     assert "CA Issuers - URI:" + DEFAULT_AIA_URL in text("C-AIA")
+
+
+def test_fixture_requirements_agree_with_the_profile_data() -> None:
+    """The expectations are compared in tests/test_profiles.py; requirements and questions are compared here."""
+    from margo_conformance.profiles import load_profile
+
+    data = load_profile("miaf-rc3").fixtures
+    for group, minted in (("client", CLIENT_FIXTURES), ("wfm", WFM_FIXTURES)):
+        assert {n: (list(s.requirements), s.question) for n, s in minted.items()} == {
+            n: (b["requirements"], b.get("question")) for n, b in data[group].items()}, group
+    assert (data["trust_domain"], data["foreign_trust_domain"], data["wfm_id"]) == (
+        TRUST_DOMAIN, "other.test", DEFAULT_WFM_ID)
