@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.defects import defects_for
+from margo_conformance.defects import defects_for, of_profile
 from margo_conformance.requirements import load_catalog
 
 from .killmatrix import assert_default_run_names_the_deviation, run_suite
 
 #: The load-only defects (a race under parallel requests) are caught by the fleet load mode (tests/load/).
-WFM_DEFECTS = tuple(d for d in defects_for("wfm") if not d.load_only)
+WFM_DEFECTS = tuple(d for d in of_profile(defects_for("wfm"), "httpsig-2026h1") if not d.load_only)
 
 #: Defects that break only our reading of an open question (interpretation axis) or a SHOULD (advisory axis),
 #: so a default run passes with the deviation named and only --strict fails: accepting TLS 1.2 (Q-08),

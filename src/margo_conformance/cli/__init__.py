@@ -34,6 +34,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("load", "margo_conformance.cli.load"),
     ("record", "margo_conformance.cli.record"),
     ("rejudge", "margo_conformance.cli.rejudge"),
+    ("pki", "margo_conformance.cli.pki"),
 ]
 
 

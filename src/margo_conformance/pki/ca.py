@@ -84,17 +84,24 @@ class _Issuer:
 
 
 def _ca_certificate(
-    subject: x509.Name, key: PrivateKey, *, issuer: _Issuer | None, path_length: int | None
+    subject: x509.Name,
+    key: PrivateKey,
+    *,
+    issuer: _Issuer | None,
+    path_length: int | None,
+    validity: tuple[datetime, datetime] | None = None,
 ) -> x509.Certificate:
+    """A CA certificate; ``validity`` overrides the default window (an expired intermediate, for one)."""
     now = _now()
+    start, end = validity or (now - _CA_BACKDATE, now + _CA_LIFETIME)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.cert.subject if issuer else subject)
         .public_key(key.public_key())
         .serial_number(random_serial())
-        .not_valid_before(now - _CA_BACKDATE)
-        .not_valid_after(now + _CA_LIFETIME)
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_usage("digital_signature", "key_cert_sign", "crl_sign"), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

@@ -232,8 +232,15 @@ def parse_tbs(tbs: bytes | Tlv) -> TbsCertificate:
     return TbsCertificate(version, serial, tuple(fields), has_version, has_extensions)
 
 
-def rebuild_tbs(tbs: bytes | Tlv, *, version: int | None = None, serial: int | None = None) -> bytes:
-    """The TBSCertificate with the version and/or serial replaced; everything else byte for byte.
+def rebuild_tbs(
+    tbs: bytes | Tlv,
+    *,
+    version: int | None = None,
+    serial: int | None = None,
+    signature_algorithm: bytes | None = None,
+) -> bytes:
+    """The TBSCertificate with the version, serial and/or inner signature AlgorithmIdentifier (DER) replaced;
+    everything else byte for byte.
 
     ``version=0`` (v1) drops the version field, as DER requires for a DEFAULT value.
     """
@@ -241,6 +248,8 @@ def rebuild_tbs(tbs: bytes | Tlv, *, version: int | None = None, serial: int | N
     rest = list(parsed.fields[1:] if parsed.has_version_field else parsed.fields)
     if serial is not None:
         rest[0] = read_single(encode_integer(serial))
+    if signature_algorithm is not None:
+        rest[1] = read_single(signature_algorithm)
     new_version = parsed.version if version is None else version
     head: list[bytes] = []
     if new_version != 0:
