@@ -23,9 +23,26 @@ _PRIVATE_KEY_BLOCK = re.compile(
 )
 
 
+#: Base64 of a PEM block ("-----BEGIN" encodes to this at the start of a token): a key sent base64-wrapped, as
+#: in the onboarding "certificate" field, is still a private key.
+_BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}")
+
+
+def _base64_private_key(match: re.Match[str]) -> str:
+    import base64
+    import binascii
+
+    token = match.group(0)
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return token
+    return "[private key removed]" if b"PRIVATE KEY-----" in decoded else token
+
+
 def redact(text: str) -> str:
-    """Replace every PEM private-key block (complete or truncated) with a marker."""
-    return _PRIVATE_KEY_BLOCK.sub("[private key removed]", text)
+    """Replace every PEM private-key block (complete or truncated), plain or base64-wrapped, with a marker."""
+    return _BASE64_PEM.sub(_base64_private_key, _PRIVATE_KEY_BLOCK.sub("[private key removed]", text))
 
 
 def _headers_lookup(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -109,6 +126,26 @@ class TlsFacts:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class TlsRefusal:
+    """The server turned the connection away at the TLS layer: an answer, not silence (mutual TLS profiles).
+
+    ``stage`` is "handshake" when the alert ended the handshake, "first-read" when it came after the client
+    had finished (TLS 1.3 sends a client-certificate refusal then, so the client meets it on its first read).
+    ``alert`` is the TLS alert name ("certificate_required", "unknown_ca", ...) or None when the server just
+    closed the connection."""
+
+    stage: str
+    alert: str | None
+    detail: str
+
+    def describe(self) -> str:
+        return f"TLS refusal at {self.stage}: {self.alert or 'connection closed'} ({self.detail})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "alert": self.alert, "detail": self.detail}
+
+
 @dataclass
 class Exchange:
     request: CapturedRequest
@@ -125,6 +162,8 @@ class Exchange:
     error: str | None = None
     #: Free text: which check produced the response, which fault was injected, and so on.
     note: str = ""
+    #: The server refused the connection at the TLS layer instead of answering in HTTP (mutual TLS).
+    refusal: TlsRefusal | None = None
 
     def to_text(self) -> str:
         parts = ["--- request ---", self.request.to_text()]
@@ -132,6 +171,8 @@ class Exchange:
             parts += ["--- response ---", self.response.to_text()]
         if self.error:
             parts += ["--- transport error ---", self.error]
+        if self.refusal is not None:
+            parts += ["--- TLS refusal ---", self.refusal.describe()]
         if self.tls is not None:
             parts += ["--- tls ---", json.dumps(self.tls.__dict__, indent=2, default=str)]
         if self.signature_base_sent is not None:
@@ -165,6 +206,7 @@ class Exchange:
             "signature_base_rebuilt": self.signature_base_rebuilt,
             "findings": [f.to_dict() for f in self.findings],
             "error": self.error,
+            "refusal": None if self.refusal is None else self.refusal.to_dict(),
             "note": self.note,
             "started_at": self.started_at,
             "elapsed_s": self.elapsed_s,

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .patterns import CERTIFICATE_PATH, ONBOARDING_PATH
-from .sut import SutConfig, WfmTarget, command_words
+from .sut import MTLS_OPERATOR_ACTIONS, SutConfig, WfmTarget, command_words
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ def check(sut: SutConfig) -> Problem | None:
     """The first reason this SUT cannot be certified at all, or None."""
     if sut.builtin:
         return None
+    if sut.wfm is not None and sut.wfm.wfm_id is not None:  # a WFM certified over mutual TLS with SVIDs
+        return check_commands(sut) or check_mtls_wfm(sut)
     if sut.wfm is not None:
         return check_commands(sut) or check_wfm(sut.wfm)
     return check_commands(sut)
@@ -55,7 +57,8 @@ def check_commands(sut: SutConfig) -> Problem | None:
                 templates.append((f"device.{key}", value))
     if sut.wfm is not None:
         hooks = sut.wfm.operator
-        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending"):
+        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending",
+                       *MTLS_OPERATOR_ACTIONS):
             value = getattr(hooks, action)
             if value:
                 templates.append((f"wfm.operator.{action}", value))
@@ -208,3 +211,78 @@ def _onboarding_route_exists(target: WfmTarget, left: object) -> bool:
     except httpx.HTTPError:
         return False
     return response.status_code != 404
+
+
+# --- a WFM over mutual TLS with SVIDs (MIAF) -------------------------------------------------------------
+
+
+def check_mtls_wfm(sut: SutConfig) -> Problem | None:
+    """Dead, not TLS, or alive. With a vendor signing CA ([identity]) the harness also tries its clean client
+    SVID C-OK at once: a WFM that refuses it has no trust set up for the harness, and nothing could be judged.
+    (In hooks mode the trust is installed at the start of the run; the same check runs there, see
+    ``clean_client_problem``.)"""
+    assert sut.wfm is not None
+    parts = urlsplit(sut.wfm.base_url)
+    host, port = parts.hostname or "", parts.port or 443
+    where = f"{host}:{port}"
+    timeout = sut.wfm.request_timeout_s
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except TimeoutError:
+        return Problem(3, f"SUT unreachable: no answer from {where} within {timeout:g} s (wfm.base_url)")
+    except OSError as exc:
+        return Problem(3, f"SUT unreachable: cannot connect to {where} ({exc.strerror or exc}) (wfm.base_url)")
+    from .mtls.wire import handshake
+
+    # Is it TLS at all? A handshake without a client certificate: a refusal is an answer (alive), so is success.
+    probe = handshake(sut.wfm.base_url, None, None, timeout=timeout, verify=False, first_read=False)
+    if probe.silence is not None:
+        return Problem(3, f"SUT unusable: {where} accepted the connection but completed no TLS handshake "
+                          f"({probe.silence}); check wfm.base_url")
+    if probe.refusal is not None and probe.refusal.alert is None and "WRONG_VERSION" in probe.refusal.detail.upper():
+        return Problem(3, f"SUT unusable: {where} does not speak TLS (plain HTTP?); wfm.base_url must be the "
+                          "WFM's https:// endpoint")
+    if sut.identity is None:
+        return None
+    from .sut.miaf_wfm import open_miaf_wfm_under_test
+
+    target = open_miaf_wfm_under_test(sut)
+    try:
+        message = clean_client_problem(target)
+    finally:
+        target.close()
+    return Problem(3, message) if message else None
+
+
+def clean_client_problem(target: object) -> str | None:
+    """One line when the WFM refuses the harness's clean client SVID C-OK (its trust or policy is not set up) or
+    presents a server SVID the bundle does not anchor; None when C-OK gets an HTTP answer other than 403.
+
+    The probe is a DELETE of a device id no one reported: a conformant WFM answers 404 and changes nothing."""
+    import secrets
+
+    from .device.wire import WfmNotTrusted, WfmUnreachable
+    from .errors import SutTimeout
+
+    wfm = target  # a sut.miaf_wfm.MiafWfmUnderTest
+    identity = wfm.identity("C-OK")  # type: ignore[attr-defined]
+    who = f"the harness's clean client SVID C-OK ({identity.spiffe_id})"
+    try:
+        with wfm.wire(identity) as wire:  # type: ignore[attr-defined]
+            exchange = wire.send("DELETE", f"/api/v1/capabilities/preflight-{secrets.token_hex(4)}",
+                                 note="pre-flight: trust set up?")
+    except WfmNotTrusted as exc:
+        return (f"SUT unusable: the WFM's own SVID does not validate against the trust bundle ({exc}); with "
+                "[identity], set identity.bundle to the anchors its SVID chains to; with hooks, check install_wfm_svid")
+    except SutTimeout:
+        return f"SUT unusable: {who} got no answer within the request timeout (wfm.request_timeout_s)"
+    except WfmUnreachable as exc:
+        return f"SUT unreachable: {exc} (wfm.base_url)"
+    if exchange.refusal is not None:
+        return (f"SUT unusable: the WFM refuses {who} ({exchange.refusal.describe()}): its trust is not set up for "
+                "the harness; install the bundle ([identity] ca_cert, or the trust_bundle hook) and put the client on "
+                "its accepted-client policy (add_client)")
+    if exchange.response is not None and exchange.response.status == 403:
+        return (f"SUT unusable: the WFM denies {who} with 403: it is not on the accepted-client policy; configure "
+                "wfm.operator.add_client, or declare wfm.policy_mode = \"namespace\" if the WFM accepts the whole namespace")
+    return None

@@ -85,3 +85,13 @@ def test_the_classifier_never_loads_locust() -> None:
     import sys
 
     assert "locust" not in sys.modules  # importing it would monkey-patch the test process (gevent)
+
+
+def test_a_tls_refusal_is_an_answer_expected_for_a_client_that_must_be_refused() -> None:
+    from margo_conformance.load.classify import PUT, classify
+
+    refused = classify(PUT, must_fail=True, status=None, refusal="certificate_required")
+    assert refused.klass == "expected" and "TLS" in refused.reason
+    wrongly = classify(PUT, must_fail=False, status=None, refusal="unknown_ca")
+    assert wrongly.klass == "violation" and "unknown_ca" in wrongly.reason
+    assert classify(PUT, must_fail=True, status=None, error="connection refused").klass == "violation"

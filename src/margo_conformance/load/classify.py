@@ -56,7 +56,13 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def classify(route: str, *, must_fail: bool, status: int | None, retry_after: str | None = None,
-             body: bytes = b"", error: str | None = None) -> Verdict:
+             body: bytes = b"", error: str | None = None, refusal: str | None = None) -> Verdict:
+    """``refusal``: the server refused the connection at the TLS layer (mutual-TLS profiles pass the alert, or
+    "connection closed"): an answer, expected for a client that must be refused, never silence."""
+    if refusal is not None:
+        if must_fail:
+            return Verdict("expected", f"refused at the TLS layer ({refusal})")
+        return Verdict("violation", f"refused a correct client at the TLS layer ({refusal})")
     if status is None:
         return Verdict("violation", f"no answer ({error or 'transport error'})")
     if status in OVERLOAD:

@@ -50,14 +50,26 @@ from urllib.parse import urlsplit
 from .. import DEFAULT_PROFILE
 from ..errors import ConfigError
 
-KNOWN_PROFILES = ("httpsig-2026h1",)
+KNOWN_PROFILES = ("httpsig-2026h1",)  # kept for old imports; the profile folders are the truth (known_profiles)
+
+
+def known_profiles() -> tuple[str, ...]:
+    """The profile folders (``profiles/<name>/``): a SUT file may name any of them."""
+    from ..profiles import known_profiles as known
+
+    return known()
+
 ROLES = ("wfm", "device")
 
 #: A word of its own in a command: this harness's own command line (the Python running it, ``-m
 #: margo_conformance``), so SUT files that drive the reference implementations work without PATH.
 HARNESS_PLACEHOLDER = "{harness}"
 #: Placeholders an operator hook may use, and those a device launch command may use.
-OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_file", "harness"})
+OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_file", "harness",
+                                   # mutual-TLS profiles: the SPIFFE ID of a client, the bundle, the WFM's SVID
+                                   "spiffe_id", "bundle_file", "svid_cert", "svid_key", "svid_chain"})
+#: Operator hooks of a WFM certified over mutual TLS with SVIDs (the harness is the MIS, Q-40).
+MTLS_OPERATOR_ACTIONS = ("trust_bundle", "add_client", "retire_client", "install_wfm_svid")
 LAUNCH_PLACEHOLDERS = frozenset(
     {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port", "harness"}
 )
@@ -102,6 +114,13 @@ class OperatorHooks:
     #: command that fails (no such pending request yet) is retried until ``timeout_s``.
     approve_pending: str | None = None
     reject_pending: str | None = None
+    #: Mutual-TLS profiles (MIAF): install the harness's trust bundle ({bundle_file}, PEM anchors), put a client
+    #: SPIFFE ID on the accepted-client policy or retire it ({spiffe_id}), install the WFM's own SVID that the
+    #: harness minted ({svid_cert} leaf + intermediates, {svid_key}, {svid_chain} intermediates only).
+    trust_bundle: str | None = None
+    add_client: str | None = None
+    retire_client: str | None = None
+    install_wfm_svid: str | None = None
     timeout_s: float = 30.0
 
     def has(self, action: str) -> bool:
@@ -116,10 +135,28 @@ class WfmTarget:
     server_name: str | None = None
     request_timeout_s: float = 10.0
     operator: OperatorHooks = field(default_factory=OperatorHooks)
+    #: Mutual-TLS profiles: the WFM's <wfm-id> and trust domain (its SPIFFE ID spiffe://<td>/margo/wfm/<wfm-id>).
+    wfm_id: str | None = None
+    trust_domain: str | None = None
+    #: Hooks mode: a CSR of the WFM's key, from which the harness (as MIS) mints the WFM's SVID (else a fresh key).
+    svid_csr: Path | None = None
+    #: The accepted-client policy the operator declares (Q-65): "allowlist", or "namespace" (whole client namespace).
+    policy_mode: str = "allowlist"
 
     @property
     def ca_file(self) -> Path | None:
         return None if self.ca == "download" else Path(self.ca)
+
+
+@dataclass(frozen=True)
+class IdentitySource:
+    """``[identity]``: a signing CA the vendor hands over; the harness mints every client SVID from it (Q-40).
+
+    ``bundle`` holds the anchors the WFM's own SVID chains to, when they are not the signing CA itself."""
+
+    ca_cert: Path
+    ca_key: Path
+    bundle: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +179,11 @@ class SutConfig:
     role: str
     name: str
     profile: str = DEFAULT_PROFILE
+    #: Who and what is certified ([sut] vendor / product / version, optional): shown in every report and in the
+    #: certification record.
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
     wfm: WfmTarget | None = None
     device: DeviceTarget | None = None
     #: True for the built-in reference implementation (``--sut builtin``).
@@ -149,20 +191,32 @@ class SutConfig:
     #: Defects the built-in reference runs with (``--defect``); empty for a vendor SUT.
     defects: tuple[str, ...] = ()
     source: str = "builtin"
+    #: Mutual-TLS profiles: the vendor's signing CA ([identity]); None in hooks mode and for the builtin.
+    identity: IdentitySource | None = None
 
     def describe(self) -> dict[str, str]:
         """Facts for reports (environment.properties); no secrets."""
         facts = {"sut.name": self.name, "sut.role": self.role, "sut.profile": self.profile, "sut.source": self.source}
         if self.wfm is not None:
             facts["wfm.base_url"] = self.wfm.base_url
-            facts["wfm.ca"] = self.wfm.ca
+            if self.wfm.wfm_id is not None:
+                facts["wfm.wfm_id"] = self.wfm.wfm_id
+                facts["wfm.trust_domain"] = str(self.wfm.trust_domain)
+                facts["wfm.identity"] = "vendor signing CA ([identity])" if self.identity else "harness as MIS (hooks)"
+            else:
+                facts["wfm.ca"] = self.wfm.ca
         if self.device is not None:
             facts["device.mode"] = self.device.mode
             if self.device.launch:
                 facts["device.launch"] = redact_command(self.device.launch)
         if self.defects:
             facts["sut.defects"] = ",".join(self.defects)
+        facts.update({f"sut.{key}": value for key, value in self.certified().items() if value})
         return facts
+
+    def certified(self) -> dict[str, str | None]:
+        """vendor, product and version: who and what a certification names."""
+        return {"vendor": self.vendor, "product": self.product, "version": self.version}
 
 
 _SECRET_HINTS = ("token", "password", "secret", "apikey", "api-key", "key=")
@@ -265,7 +319,7 @@ def _positive(key: str, value: float) -> float:
     return float(value)
 
 
-def _parse_wfm(section: _Section, base_dir: Path) -> WfmTarget:
+def _parse_wfm(section: _Section, base_dir: Path, *, mtls: bool = False) -> WfmTarget:
     base_url = section.get("base_url", str, required=True)
     parts = urlsplit(base_url)
     if parts.scheme != "https" or not parts.hostname:
@@ -284,7 +338,8 @@ def _parse_wfm(section: _Section, base_dir: Path) -> WfmTarget:
     op = section.table("operator")
     if op is not None:
         values: dict[str, Any] = {}
-        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending"):
+        for action in ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending",
+                       *MTLS_OPERATOR_ACTIONS):
             command = op.get(action, str)
             if command is not None:
                 _check_placeholders(f"wfm.operator.{action}", command, OPERATOR_PLACEHOLDERS)
@@ -292,9 +347,102 @@ def _parse_wfm(section: _Section, base_dir: Path) -> WfmTarget:
         values["timeout_s"] = _positive("wfm.operator.timeout_s", op.get("timeout_s", (int, float), 30))
         op.finish()
         hooks = OperatorHooks(**values)
+    mtls_keys = _parse_mtls_wfm(section, base_dir, ca_given="ca" in section.data, mtls=mtls)
     section.finish()
     return WfmTarget(base_url=base_url.rstrip("/"), ca=ca, server_name=server_name,
-                     request_timeout_s=timeout, operator=hooks)
+                     request_timeout_s=timeout, operator=hooks, **mtls_keys)
+
+
+#: SPIFFE trust-domain names: lower-case letters, digits, dots, dashes, underscores (SVID-03).
+_TRUST_DOMAIN = r"^[a-z0-9._-]+$"
+#: wfm-id segment: letters, digits, dots, dashes, underscores, never "." or ".." (MID-06, Q-49).
+_SEGMENT = r"^[A-Za-z0-9._-]+$"
+
+
+def _parse_mtls_wfm(section: _Section, base_dir: Path, *, ca_given: bool, mtls: bool) -> dict[str, Any]:
+    """The [wfm] keys of a mutual-TLS profile; under another profile they are an error naming the profile."""
+    import re
+
+    keys = ("wfm_id", "trust_domain", "svid_csr", "policy_mode")
+    if not mtls:
+        given = [k for k in keys if k in section.data]
+        if given:
+            raise ConfigError(f"wfm.{given[0]}: only for a mutual-TLS profile (such as sut.profile = 'miaf-rc3')")
+        return {}
+    if ca_given:
+        raise ConfigError("wfm.ca: not used under a mutual-TLS profile; the WFM is validated against the trust "
+                          "bundle ([identity] ca_cert / bundle, or the harness's own in hooks mode)")
+    wfm_id = section.get("wfm_id", str, required=True)
+    if not re.fullmatch(_SEGMENT, wfm_id) or wfm_id in (".", ".."):
+        raise ConfigError(f"wfm.wfm_id: letters, digits, '.', '-', '_' only, not '.' or '..' (MID-06), got {wfm_id!r}")
+    trust_domain = section.get("trust_domain", str, required=True)
+    if not re.fullmatch(_TRUST_DOMAIN, trust_domain):
+        raise ConfigError(f"wfm.trust_domain: a lower-case SPIFFE trust domain name, got {trust_domain!r}")
+    csr = section.get("svid_csr", str)
+    csr_path = None
+    if csr is not None:
+        csr_path = (base_dir / csr).resolve()
+        if not csr_path.is_file():
+            raise ConfigError(f"wfm.svid_csr: file not found: {csr_path}")
+    policy_mode = section.get("policy_mode", str, "allowlist")
+    if policy_mode not in ("allowlist", "namespace"):
+        raise ConfigError(f"wfm.policy_mode: 'allowlist' or 'namespace' (Q-65), got {policy_mode!r}")
+    return {"wfm_id": wfm_id, "trust_domain": trust_domain, "svid_csr": csr_path, "policy_mode": policy_mode}
+
+
+def _parse_identity(section: _Section | None, hooks: OperatorHooks, base_dir: Path) -> IdentitySource | None:
+    """[identity] (a vendor's signing CA) or the hooks that let the harness be the MIS; exactly one of the two."""
+    if section is None:
+        missing = [a for a in ("trust_bundle", "add_client", "install_wfm_svid") if not hooks.has(a)]
+        if missing:
+            raise ConfigError("a mutual-TLS WFM needs either [identity] ca_cert + ca_key (a signing CA the harness "
+                              "mints client SVIDs from) or the operator hooks trust_bundle, add_client and "
+                              f"install_wfm_svid; missing: {', '.join('wfm.operator.' + m for m in missing)}")
+        return None
+    paths: dict[str, Path] = {}
+    for key, required in (("ca_cert", True), ("ca_key", True), ("bundle", False)):
+        value = section.get(key, str, required=required)
+        if value is None:
+            continue
+        path = (base_dir / value).resolve()
+        if not path.is_file():
+            raise ConfigError(f"identity.{key}: file not found: {path}")
+        paths[key] = path
+    section.finish()
+    _check_signing_ca(paths["ca_cert"], paths["ca_key"])
+    return IdentitySource(**paths)
+
+
+def _check_signing_ca(cert_path: Path, key_path: Path) -> None:
+    """The CA certificate must be a CA and the key must be its key; neither file's content is ever echoed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except ValueError:
+        raise ConfigError(f"identity.ca_cert: {cert_path} is not a PEM certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"identity.ca_key: {key_path} is not an unencrypted PEM private key") from None
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise ConfigError(f"identity.ca_cert: {cert_path} is not a CA certificate (basicConstraints cA=TRUE)")
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, pub) != \
+            cert.public_key().public_bytes(serialization.Encoding.DER, pub):
+        raise ConfigError("identity.ca_key: the key does not belong to identity.ca_cert")
+
+
+def is_mtls_profile(profile: str) -> bool:
+    """Whether the profile authenticates clients by mutual TLS with SVIDs (its authenticator kind, not its name)."""
+    from ..profiles import load_profile
+
+    return load_profile(profile).authenticator == "mtls-svid"
 
 
 def _parse_device(section: _Section) -> DeviceTarget:
@@ -322,7 +470,34 @@ def _parse_device(section: _Section) -> DeviceTarget:
     return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, **variants)
 
 
+#: The [sut] keys that name who and what is certified; each one line of printable text (quoted in signed records).
+CERTIFIED_KEYS = ("vendor", "product", "version")
+CERTIFIED_MAX_LENGTH = 200
+
+
 def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:
+    """Validate a parsed TOML document into a SutConfig: [sut] vendor / product / version here, the rest in
+    ``_parse_sut``."""
+    from dataclasses import replace
+
+    sut = data.get("sut") if isinstance(data, dict) else None
+    if not isinstance(sut, dict) or not any(key in sut for key in CERTIFIED_KEYS):
+        return _parse_sut(data, base_dir=base_dir, source=source)
+    certified = {key: _certified_value(key, sut[key]) for key in CERTIFIED_KEYS if key in sut}
+    rest = {**data, "sut": {k: v for k, v in sut.items() if k not in CERTIFIED_KEYS}}
+    return replace(_parse_sut(rest, base_dir=base_dir, source=source), **certified)
+
+
+def _certified_value(key: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ConfigError(f"sut.{key}: expected a string, got {type(value).__name__} {value!r}")
+    if not value.strip() or len(value) > CERTIFIED_MAX_LENGTH or not value.isprintable():
+        raise ConfigError(f"sut.{key}: must be one line of printable text, 1 to {CERTIFIED_MAX_LENGTH} characters "
+                          f"(got {value!r:.60})")
+    return value.strip()
+
+
+def _parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:
     """Validate a parsed TOML document into a SutConfig (paths resolve relative to ``base_dir``)."""
     root = _Section(data, "root")
     sut = root.table("sut")
@@ -342,13 +517,25 @@ def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig
     sut.finish()
     wfm_section = root.table("wfm")
     device_section = root.table("device")
+    identity_section = root.table("identity")
+    operator_alias = root.table("operator")
     root.finish()
     if role == "wfm":
         if wfm_section is None:
             raise ConfigError("[wfm]: required table is missing for sut.role = 'wfm'")
         if device_section is not None:
             raise ConfigError("[device]: not allowed for sut.role = 'wfm'")
-        return SutConfig(role=role, name=name, profile=profile, wfm=_parse_wfm(wfm_section, base_dir), source=source)
+        mtls = is_mtls_profile(profile)
+        if not mtls and (identity_section is not None or operator_alias is not None):
+            raise ConfigError(f"[{'identity' if identity_section is not None else 'operator'}]: only for a mutual-TLS "
+                              f"profile (sut.profile = 'miaf-rc3'); this file says {profile!r}")
+        if operator_alias is not None:  # [operator] at the top level: the MIAF contract's spelling of [wfm.operator]
+            if "operator" in wfm_section.data:
+                raise ConfigError("[operator] and [wfm.operator]: give the operator hooks in one of them")
+            wfm_section.data["operator"] = operator_alias.data
+        target = _parse_wfm(wfm_section, base_dir, mtls=mtls)
+        identity = _parse_identity(identity_section, target.operator, base_dir) if mtls else None
+        return SutConfig(role=role, name=name, profile=profile, wfm=target, source=source, identity=identity)
     if device_section is None:
         raise ConfigError("[device]: required table is missing for sut.role = 'device'")
     if wfm_section is not None:
@@ -378,4 +565,14 @@ def builtin_sut(role: str, *, defects: tuple[str, ...] = (), profile: str = DEFA
         raise ConfigError(f"--role: must be 'wfm' or 'device', got {role!r}")
     label = "reference WFM" if role == "wfm" else "reference device"
     name = f"margo-conformance {label}" + (f" (defects: {', '.join(defects)})" if defects else "")
-    return SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects, source="builtin")
+    return _certified_builtin(SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects,
+                                        source="builtin"), label)
+
+
+def _certified_builtin(sut: SutConfig, label: str) -> SutConfig:
+    """The reference implementations name themselves: this project, their name, the harness version."""
+    from dataclasses import replace
+
+    from .. import __version__
+
+    return replace(sut, vendor="margo-conformance project", product=f"margo-conformance {label}", version=__version__)

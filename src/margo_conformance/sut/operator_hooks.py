@@ -16,14 +16,16 @@ from ..errors import HarnessError
 from . import OperatorHooks, fill_command, redact_command
 from ..verdict import NotTested
 
-ACTIONS = ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending")
+ACTIONS = ("approve", "reject", "revoke", "trust_issuer", "approve_pending", "reject_pending",
+           # mutual-TLS profiles (MIAF): the harness as MIS installs its bundle, the WFM's SVID and its clients
+           "trust_bundle", "add_client", "retire_client", "install_wfm_svid")
 
 
 class Operator(Protocol):
     def can(self, action: str) -> bool: ...
 
     def perform(self, action: str, *, client_id: str = "", cert_file: str = "", fingerprint: str = "",
-                ca_file: str = "") -> str: ...
+                ca_file: str = "", **more: str) -> str: ...
 
 
 def require(operator: Operator, action: str) -> None:
@@ -42,11 +44,12 @@ class CommandOperator:
         return self.hooks.has(action)
 
     def perform(self, action: str, *, client_id: str = "", cert_file: str = "", fingerprint: str = "",
-                ca_file: str = "") -> str:
+                ca_file: str = "", **more: str) -> str:
         template = getattr(self.hooks, action, None)
         if template is None:
             raise NotTested(f"needs the operator hook wfm.operator.{action}")
-        values = {"client_id": client_id, "cert_file": cert_file, "fingerprint": fingerprint, "ca_file": ca_file}
+        values = {"client_id": client_id, "cert_file": cert_file, "fingerprint": fingerprint, "ca_file": ca_file,
+                  "spiffe_id": "", "bundle_file": "", "svid_cert": "", "svid_key": "", "svid_chain": "", **more}
         argv = fill_command(template, values)
         shown = redact_command(shlex.join(argv))
         try:
