@@ -425,6 +425,22 @@ def test_from_ca_signs_leaves_directly_and_refuses_i1_fixtures() -> None:
         SpiffeAuthority.from_ca(vendor.cert_pem(), IssuedCert(vendor.cert, generate_key()).key_pem(), "vendor.test")
 
 
+def test_from_ca_makes_intermediate_fixtures_under_a_vendor_ca_that_allows_them() -> None:
+    vendor = TestCA("vendor root", intermediate=True)  # pathLenConstraint 1
+    authority = SpiffeAuthority.from_ca(vendor.cert_pem(), IssuedCert(vendor.cert, vendor.key).key_pem(), "vendor.test")
+    iexp = authority.client_fixture("C-IEXP")
+    [inter] = iexp.chain
+    iexp.cert.verify_directly_issued_by(inter)
+    inter.verify_directly_issued_by(vendor.cert)
+    assert _validity_state(inter) == "expired-1h" and _validity_state(iexp.cert) == "valid"
+    leafonly = authority.client_fixture("C-LEAFONLY")
+    assert leafonly.chain == () and leafonly.issuer != vendor.cert
+    leafonly.issuer.verify_directly_issued_by(vendor.cert)
+    pss = authority.client_fixture("C-RSA3072-PSS")
+    assert pss.cert.signature_algorithm_oid == x509.SignatureAlgorithmOID.RSASSA_PSS
+    pss.chain[0].verify_directly_issued_by(vendor.cert)
+
+
 def test_bad_ids_and_names_are_refused_with_clear_errors(authority: SpiffeAuthority) -> None:
     with pytest.raises(ValueError, match="client id"):
         authority.client_svid("c~1")
@@ -478,3 +494,15 @@ def test_openssl_reads_the_fixture_extensions(authority: SpiffeAuthority, openss
     assert "rsassaPss" in text("C-RSA3072-PSS")
     assert "ecdsa-with-SHA1" in text("C-SHA1")
     assert "CA Issuers - URI:" + DEFAULT_AIA_URL in text("C-AIA")
+
+
+def test_fixture_requirements_agree_with_the_profile_data() -> None:
+    """The expectations are compared in tests/test_profiles.py; requirements and questions are compared here."""
+    from margo_conformance.profiles import load_profile
+
+    data = load_profile("miaf-rc3").fixtures
+    for group, minted in (("client", CLIENT_FIXTURES), ("wfm", WFM_FIXTURES)):
+        assert {n: (list(s.requirements), s.question) for n, s in minted.items()} == {
+            n: (b["requirements"], b.get("question")) for n, b in data[group].items()}, group
+    assert (data["trust_domain"], data["foreign_trust_domain"], data["wfm_id"]) == (
+        TRUST_DOMAIN, "other.test", DEFAULT_WFM_ID)

@@ -23,9 +23,26 @@ _PRIVATE_KEY_BLOCK = re.compile(
 )
 
 
+#: Base64 of a PEM block ("-----BEGIN" encodes to this at the start of a token): a key sent base64-wrapped, as
+#: in the onboarding "certificate" field, is still a private key.
+_BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}")
+
+
+def _base64_private_key(match: re.Match[str]) -> str:
+    import base64
+    import binascii
+
+    token = match.group(0)
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        return token
+    return "[private key removed]" if b"PRIVATE KEY-----" in decoded else token
+
+
 def redact(text: str) -> str:
-    """Replace every PEM private-key block (complete or truncated) with a marker."""
-    return _PRIVATE_KEY_BLOCK.sub("[private key removed]", text)
+    """Replace every PEM private-key block (complete or truncated), plain or base64-wrapped, with a marker."""
+    return _BASE64_PEM.sub(_base64_private_key, _PRIVATE_KEY_BLOCK.sub("[private key removed]", text))
 
 
 def _headers_lookup(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -58,6 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--margo-console", choices=("progress", "lines", "pytest"), default="pytest",
                     help="progress: one live progress line; lines: one line per scenario with its requirement "
                          "IDs and verdict; pytest: pytest's own output")
+    group.addoption("--margo-lab", default=None, help="the lab that runs the certification (reports, record)")
+    group.addoption("--margo-engineer", default=None, help="who runs it (reports, record)")
+    group.addoption("--margo-signer", default=None,
+                    help="subject of the certificate the record will be signed with (none: unsigned)")
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -129,6 +133,23 @@ class RunState:
                                defects=list(self.sut.defects)),
             profile=self.profile, strict=self.strict, started_at=time.time(),
             output=str(self.output) if self.output else None)
+        self.record.sut.vendor, self.record.sut.product, self.record.sut.version = \
+            self.sut.vendor, self.sut.product, self.sut.version
+        self.record.lab = config.getoption("--margo-lab")
+        self.record.engineer = config.getoption("--margo-engineer")
+        self.record.record_signer = config.getoption("--margo-signer")
+        from .catalog_digest import catalog_digest
+
+        self.record.catalog_digest = catalog_digest(self.catalog)
+        #: Every check call and the exchanges it judged, for the certification record (evidence/); only when
+        #: the run writes its outputs.
+        self.recorder: Any = None
+        if self.output is not None:
+            from . import verdict
+            from .record.capture import CheckRecorder
+
+            self.recorder = CheckRecorder()
+            verdict.check_observer = self.recorder
         #: Facts the fixtures learn while running (base URL, TLS version, ...): environment.properties.
         self.facts: dict[str, str] = {}
         self.summary: dict[str, Any] | None = None
@@ -451,6 +472,8 @@ def collection_error(node: pytest.Collector, exc: BaseException) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _RUN_KEY in item.config.stash and run_state(item.config).recorder is not None:
+        run_state(item.config).recorder.scenario = item.nodeid
     if _RUN_KEY in item.config.stash and run_state(item.config).breaker.tripped:
         raise SutUnreachable(run_state(item.config).breaker.reason())
 
@@ -479,6 +502,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         judge_obj = item.stash.get(_JUDGE_KEY, None)
         if judge_obj is not None:
             record.verdicts = [r.to_dict() for r in judge_obj.recorded]
+            if state.recorder is not None:
+                state.recorder.scenario_finished(item.nodeid, judge_obj.recorded)
         state.done += 1
         _console_after(item.config, state, record)
     return report
@@ -579,6 +604,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.summary = summary
     if state.output is not None:
         write_outputs(summary, state.output, state.catalog, state.profile)
+    if state.recorder is not None and state.output is not None:
+        from . import __version__, verdict
+
+        verdict.check_observer = None
+        state.recorder.deselected = list(state.record.deselected)
+        state.recorder.aborted = state.record.aborted
+        state.recorder.write(state.output, harness_version=__version__, role=state.role, profile=state.profile)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

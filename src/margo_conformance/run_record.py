@@ -70,6 +70,10 @@ class SutDescription:
     source: str
     defects: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    #: [sut] vendor / product / version of the SUT file (None when not given).
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
 
 
 @dataclass
@@ -91,6 +95,13 @@ class RunRecord:
     #: pytest's errors while collecting the suite ("steps/wfm/x.py:12: SyntaxError: ..."): a harness error,
     #: never an interruption (pytest itself reports them as "Interrupted").
     collection_errors: list[str] = field(default_factory=list)
+    #: Who ran it (``run --lab``, ``--engineer``), for the reports and the certification record.
+    lab: str | None = None
+    engineer: str | None = None
+    #: The catalog's digest (``catalog_digest.catalog_digest``) the verdicts were judged against.
+    catalog_digest: str | None = None
+    #: The subject of the certificate the record will be signed with; None: the record is written unsigned.
+    record_signer: str | None = None
 
     @property
     def role(self) -> str:

@@ -45,6 +45,12 @@ class RunOptions:
     #: pytest's own output and full tracebacks (for debugging the harness, not for reading a verdict).
     debug: bool = False
     extra_pytest_args: list[str] = field(default_factory=list)
+    #: Who runs the certification (reports and the certification record).
+    lab: str | None = None
+    engineer: str | None = None
+    #: The lab's PEM key and X.509 certificate that sign the record (both or neither); without them it is unsigned.
+    sign_key: Path | None = None
+    sign_cert: Path | None = None
 
 
 def resolve_sut(opts: RunOptions) -> SutConfig:
@@ -110,6 +116,9 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
     ]
     for defect in opts.defects:
         args += ["--margo-defect", defect]
+    for option, value in (("--margo-lab", opts.lab), ("--margo-engineer", opts.engineer)):
+        if value:
+            args += [option, value]
     if opts.profile:
         args += ["--margo-profile", opts.profile]
     if opts.strict:
@@ -133,6 +142,11 @@ def run(opts: RunOptions) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        signing = _signing_identity(opts)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     problem = preflight.check(sut)
     if problem is not None:
         print(problem.message if problem.exit_code == EXIT_UNREACHABLE else f"error: {problem.message}",
@@ -142,11 +156,14 @@ def run(opts: RunOptions) -> int:
     output.mkdir(parents=True, exist_ok=True)
     summary_file = output / "summary.json"
     # One run per output directory: results of an earlier run would be counted again (Allure, JUnit).
-    for stale in ("allure-results", "allure-report"):
+    for stale in ("allure-results", "allure-report", "evidence"):
         shutil.rmtree(output / stale, ignore_errors=True)
-    for stale_file in ("summary.json", "summary.md", "junit.xml", "requirements.html", "allurerc.json"):
+    for stale_file in ("summary.json", "summary.md", "junit.xml", "requirements.html", "allurerc.json",
+                       "record.json", "record.dsse.json"):
         (output / stale_file).unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", *pytest_args(opts, output)]
+    if signing is not None:
+        cmd += ["--margo-signer", signing.describe()]
     # Everything a run puts in the temp folder (CAs, device state dirs, the builtin WFM's data) lives in one
     # directory of its own, removed at the end whatever happened.
     run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
@@ -168,7 +185,38 @@ def run(opts: RunOptions) -> int:
     if returncode == 5 or summary["result"]["verdict"] == "NO SCENARIOS":
         print(f"error: {summary['result']['headline']}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        _write_record(output, signing)
+    except (OSError, ValueError) as exc:
+        print(f"error: the certification record could not be written: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     return int(summary["result"]["exit_code"])
+
+
+def _signing_identity(opts: RunOptions) -> object | None:
+    """The lab's signing key and certificate (both or neither), read before the run so a bad file is exit 2;
+    --lab and --engineer are checked here too (one line of printable text: they are quoted in the record)."""
+    for option, value in (("--lab", opts.lab), ("--engineer", opts.engineer)):
+        if value is not None and (not value.strip() or len(value) > 200 or not value.isprintable()):
+            raise ConfigError(f"{option}: must be one line of printable text, 1 to 200 characters (got {value!r:.60})")
+    if (opts.sign_key is None) != (opts.sign_cert is None):
+        raise ConfigError("--sign-key and --sign-cert go together (the lab's key and its X.509 certificate)")
+    if opts.sign_key is None or opts.sign_cert is None:
+        return None
+    from .record.manifest import load_signing_identity
+
+    return load_signing_identity(opts.sign_key, opts.sign_cert)
+
+
+def _write_record(output: Path, signing: object | None) -> None:
+    """The certification record (record.json, record.dsse.json) over every file the run wrote: docs/RECORD.md."""
+    from .record.manifest import write_record
+
+    record, envelope = write_record(output, signing)  # type: ignore[arg-type]
+    if signing is not None:
+        print(f"Record: {envelope} signed by {signing.describe()}")  # type: ignore[attr-defined]
+    else:
+        print(f"Record: {envelope} UNSIGNED (give --sign-key and --sign-cert to sign it)")
 
 
 #: After a forwarded stop signal, how long the suite gets to stop the device and write its summaries.

@@ -57,6 +57,9 @@ class Verdict:
     #: What the check judged (an ``evidence.Exchange``, or a list of them), for the report's failing step; never
     #: serialised into summary.json (the report attaches it as text, redacted).
     evidence: Any = field(default=None, compare=False, repr=False)
+    #: Which recorded check call made this verdict (``record.capture``: the certification record's evidence, for
+    #: ``rejudge``); None when no run is being recorded. Never serialised into summary.json.
+    origin: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, passed: bool, what: str, *, expected: Any = None, observed: Any = None, advisory: bool = False,
@@ -110,10 +113,13 @@ def check(*requirement_ids: str, interpretations: Iterable[str] = ()) -> Callabl
     def decorate(fn: Callable[P, Verdict]) -> Callable[P, Verdict]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-            verdict = fn(*args, **kwargs).bound_to(*requirement_ids, interpretations=qs)
-            if verdict.evidence is None:
-                verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
-            return verdict
+            def run() -> Verdict:
+                verdict = fn(*args, **kwargs).bound_to(*requirement_ids, interpretations=qs)
+                if verdict.evidence is None:
+                    verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
+                return verdict
+
+            return _observed(wrapper, args, kwargs, run)
 
         wrapper.requirements = requirement_ids  # type: ignore[attr-defined]
         return wrapper
@@ -136,12 +142,26 @@ def judges(fn: Callable[P, Verdict]) -> Callable[P, Verdict]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Verdict:
-        verdict = fn(*args, **kwargs)
-        if verdict.evidence is None:
-            verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
-        return verdict
+        def run() -> Verdict:
+            verdict = fn(*args, **kwargs)
+            if verdict.evidence is None:
+                verdict = replace(verdict, evidence=_judged_evidence([*args, *kwargs.values()]))
+            return verdict
+
+        return _observed(wrapper, args, kwargs, run)
 
     return wrapper
+
+
+#: Called around every check while a run records its evidence (``record.capture.CheckRecorder``): it gets the
+#: public check function, its arguments and a callable that runs it, and returns the verdict. None: not recorded.
+check_observer: Callable[[Callable[..., Verdict], tuple[Any, ...], dict[str, Any], Callable[[], Verdict]], Verdict] | None = None
+
+
+def _observed(check_fn: Callable[..., Verdict], args: tuple[Any, ...], kwargs: dict[str, Any],
+              run: Callable[[], Verdict]) -> Verdict:
+    observer = check_observer
+    return run() if observer is None else observer(check_fn, args, kwargs, run)
 
 
 class RequirementFailed(AssertionError):

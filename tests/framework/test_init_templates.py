@@ -14,11 +14,11 @@ from margo_conformance.sut import load_sut
 
 #: Every key path the SUT-file parser accepts, per role (sut.py); the templates must show each one.
 ACCEPTED = {
-    "wfm": {"sut.role", "sut.name", "sut.profile", "wfm.base_url", "wfm.ca", "wfm.server_name",
+    "wfm": {"sut.role", "sut.name", "sut.profile", "sut.vendor", "sut.product", "sut.version", "wfm.base_url", "wfm.ca", "wfm.server_name",
             "wfm.request_timeout_s", "wfm.operator.trust_issuer", "wfm.operator.approve", "wfm.operator.reject",
             "wfm.operator.revoke", "wfm.operator.approve_pending", "wfm.operator.reject_pending",
             "wfm.operator.timeout_s"},
-    "device": {"sut.role", "sut.name", "sut.profile", "device.mode", "device.launch", "device.launch_bootstrap",
+    "device": {"sut.role", "sut.name", "sut.profile", "sut.vendor", "sut.product", "sut.version", "device.mode", "device.launch", "device.launch_bootstrap",
                "device.launch_gateway", "device.timeout_s", "device.env.ACME_LOG_LEVEL"},
 }
 

@@ -5,10 +5,8 @@ the chain sent inline and the bundle holding R1 only (SVID-08). Keys live in tmp
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from pathlib import Path
 
@@ -23,75 +21,17 @@ from margo_conformance.pki.spiffe import (
     wfm_spiffe_id,
 )
 
-OPENSSL = shutil.which("openssl")
+from .openssl_svid_td import OPENSSL, make_trust_domain
+
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl CLI is not installed")
 
 TD, WFM_ID = "interop.test", "wfm-o1"
 WFM_URI = wfm_spiffe_id(TD, WFM_ID)
 CLIENT_URI = client_spiffe_id(TD, WFM_ID, "c1")
 
-CONFIG = f"""\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-O = openssl interop (test only)
-[root]
-basicConstraints = critical, CA:true, pathlen:1
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[inter]
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[wfm]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = URI:{WFM_URI}
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[client]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = URI:{CLIENT_URI}
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-"""
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    done = subprocess.run([OPENSSL or "openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          check=False)
-    assert done.returncode == 0, f"openssl {' '.join(args)}: {done.stderr}"
-
-
-EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-
-
-def _leaf(tmp: Path, name: str, cn: str) -> None:
-    _openssl("req", "-new", *EC, "-config", "svid.cnf", "-subj", f"/O=openssl interop/CN={cn}",
-             "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=tmp)
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "i1.pem", "-CAkey", "i1.key", "-CAcreateserial",
-             "-days", "1", "-sha256", "-extfile", "svid.cnf", "-extensions", name, "-out", f"{name}-leaf.pem", cwd=tmp)
-    (tmp / f"{name}.pem").write_bytes((tmp / f"{name}-leaf.pem").read_bytes() + (tmp / "i1.pem").read_bytes())
-
-
 @pytest.fixture(scope="module")
 def trust_domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("openssl-td")
-    (tmp / "svid.cnf").write_text(CONFIG)
-    _openssl("req", "-x509", *EC, "-config", "svid.cnf", "-extensions", "root", "-subj", "/O=openssl interop/CN=R1",
-             "-days", "30", "-keyout", "r1.key", "-out", "r1.pem", cwd=tmp)
-    _openssl("req", "-new", *EC, "-config", "svid.cnf", "-subj", "/O=openssl interop/CN=I1",
-             "-keyout", "i1.key", "-out", "i1.csr", cwd=tmp)
-    _openssl("x509", "-req", "-in", "i1.csr", "-CA", "r1.pem", "-CAkey", "r1.key", "-CAcreateserial", "-days", "30",
-             "-sha256", "-extfile", "svid.cnf", "-extensions", "inter", "-out", "i1.pem", cwd=tmp)
-    _leaf(tmp, "wfm", "wfm")
-    _leaf(tmp, "client", "client")
-    return tmp
+    return make_trust_domain(tmp_path_factory.mktemp("openssl-td"), WFM_URI, {"client": CLIENT_URI})
 
 
 def _leaf_cert(path: Path) -> x509.Certificate:

@@ -61,3 +61,24 @@ def test_kill_matrix(defect, tmp_path: Path) -> None:
     assert run.unrelated_failures(defect.requirement, *defect.related) == [], defect.name
     broken = [f"{s['name']}: {s['message'][:200]}" for s in run.summary["scenarios"] if s["outcome"] == "broken"]
     assert broken == [], f"{defect.name} broke scenarios: {broken}"
+
+
+def test_device_record_verifies_and_rejudges_unchanged(clean_run) -> None:
+    """Issue 21 on the device role, on the clean run above (no run of its own): the unsigned record's hashes
+    verify, its HAR is valid HAR 1.2, and re-judging the evidence (arrival times included) changes nothing."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from margo_conformance.cli import app
+    from record.har_schema import har_errors
+
+    verify = CliRunner().invoke(app, ["record", "verify", str(clean_run.output)])
+    assert verify.exit_code == 1 and verify.output.startswith("signature: the record is UNSIGNED"), verify.output
+    assert not [line for line in verify.output.splitlines() if line.startswith(("changed", "added", "removed"))]
+    har = json.loads((clean_run.output / "evidence" / "exchanges.har").read_text())
+    assert har_errors(har) == [] and har["log"]["entries"]
+    assert all(e["_observation"]["seq"] for e in har["log"]["entries"])
+    rejudged = CliRunner().invoke(app, ["rejudge", str(clean_run.output)])
+    assert rejudged.exit_code == 0, rejudged.output
+    assert "No verdict changed." in rejudged.output and "cannot re-judge" not in rejudged.output

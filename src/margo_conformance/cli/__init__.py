@@ -32,6 +32,8 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("wfm", "margo_conformance.wfm.cli"),
     ("init", "margo_conformance.cli.init"),
     ("load", "margo_conformance.cli.load"),
+    ("record", "margo_conformance.cli.record"),
+    ("rejudge", "margo_conformance.cli.rejudge"),
     ("pki", "margo_conformance.cli.pki"),
 ]
 

@@ -26,6 +26,12 @@ def app(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="one line per scenario (requirement IDs, verdict, "
                                  "why), and short tracebacks of scenarios that broke"),
     debug: bool = typer.Option(False, "--debug", help="pytest's own output with full tracebacks (harness debugging)"),
+    lab: Optional[str] = typer.Option(None, "--lab", help="the lab that runs the certification (reports, record)"),
+    engineer: Optional[str] = typer.Option(None, "--engineer", help="who runs it (reports, record)"),
+    sign_key: Optional[Path] = typer.Option(None, "--sign-key", help="the lab's PEM private key (EC P-256/P-384, "
+                                            "RSA, Ed25519) that signs the certification record"),
+    sign_cert: Optional[Path] = typer.Option(None, "--sign-cert", help="the lab's X.509 certificate (PEM, leaf first) "
+                                             "for --sign-key; it goes into the record, the key never does"),
 ) -> None:
     """Certify a SUT: run the role's Gherkin suite, write summary.md, summary.json, junit.xml and allure-results/.
 
@@ -35,5 +41,6 @@ def app(
     reached or used (pre-flight), or it stopped answering during the run.
     """
     code = run(RunOptions(role=role, sut=sut, profile=profile, defects=list(defect), keyword=keyword,
-                          tags=tags, output=output, strict=strict, verbose=verbose, debug=debug))
+                          tags=tags, output=output, strict=strict, verbose=verbose, debug=debug, lab=lab,
+                          engineer=engineer, sign_key=sign_key, sign_cert=sign_cert))
     raise typer.Exit(code)

@@ -453,8 +453,10 @@ class SpiffeAuthority:
     def from_ca(cls, ca_cert_pem: bytes, ca_key_pem: bytes, trust_domain: str) -> SpiffeAuthority:
         """An authority that signs leaves directly with a vendor's signing CA ([identity] ca_cert/ca_key).
 
-        There is no I1: fixtures that need one (C-IEXP, C-LEAFONLY, C-AIA, W-LEAFONLY, W-AIA) raise
-        ``FixtureUnavailable``. When the CA is not self-issued it travels in every chain.
+        There is no I1 (``intermediate`` is None). The fixtures defined by an intermediate (C-IEXP, C-LEAFONLY,
+        C-AIA, C-RSA3072-*, W-LEAFONLY, W-AIA) get one the harness makes under the vendor CA when its
+        basicConstraints allow it (no pathLenConstraint or >= 1), else ``FixtureUnavailable``. When the CA is not
+        self-issued it travels in every chain.
         """
         _check_trust_domain(trust_domain)
         cert = x509.load_pem_x509_certificate(ca_cert_pem)
@@ -677,13 +679,13 @@ class SpiffeAuthority:
 
     def _issuer(self, which: str) -> tuple[_Issuer, tuple[x509.Certificate, ...]]:
         """The signer named ``which`` and the intermediates a peer is sent with the leaf."""
-        needs_i1 = which in ("I1-expired", "I1-unsent", "I1-rsa")
-        if self.intermediate is None:
-            if needs_i1:
-                raise FixtureUnavailable(f"this authority signs with a vendor CA and has no intermediate ({which})")
+        if self.intermediate is None:  # a vendor's signing CA (from_ca)
+            above = () if self._root.cert.issuer == self._root.cert.subject else (self._root.cert,)
             if which == "I1":
-                sent = () if self._root.cert.issuer == self._root.cert.subject else (self._root.cert,)
-                return self._root, sent
+                return self._root, above
+            if which in ("I1-expired", "I1-rsa", "I1-unsent"):
+                inter = self._extra_intermediate(which)
+                return inter, () if which == "I1-unsent" else (inter.cert, *above)
         if which == "I1":
             assert self.intermediate is not None
             return _Issuer(self.intermediate.cert, self.intermediate.key), (self.intermediate.cert,)
@@ -708,17 +710,26 @@ class SpiffeAuthority:
         made = self._memo.get(which)
         if isinstance(made, _Issuer):
             return made
+        if self.intermediate is None and not _may_sign_intermediates(self._root.cert):
+            raise FixtureUnavailable(
+                f"{which} needs an intermediate under the signing CA, and its basicConstraints forbid one")
         now = _now()
-        if which == "I1-expired":
+        if which == "I1-unsent":  # from_ca only: the harness's own I1 under the vendor CA, never sent
+            key = generate_key(self.key_type)
+            validity = None
+        elif which == "I1-expired":
             key: PrivateKey = generate_key(self.key_type)
             validity = (now - _CA_BACKDATE, now - _OUT_OF_RANGE)
         else:
             key = cached_key(KeyType.RSA3072, "spiffe-intermediate")
             validity = None
-        cert = _ca_certificate(
-            _ca_name(f"SPIFFE {self.trust_domain} intermediate {which}"), key,
-            issuer=self._root, path_length=0, validity=validity,
-        )
+        try:
+            cert = _ca_certificate(
+                _ca_name(f"SPIFFE {self.trust_domain} intermediate {which}"), key,
+                issuer=self._root, path_length=0, validity=validity,
+            )
+        except x509.ExtensionNotFound:
+            raise FixtureUnavailable(f"{which}: the signing CA has no subjectKeyIdentifier") from None
         made = _Issuer(cert, key)
         self._memo[which] = made
         return made
@@ -792,6 +803,15 @@ class SpiffeAuthority:
             spiffe_id=uri[0] if len(uri) == 1 else None,
             fixture=fixture,
         )
+
+
+def _may_sign_intermediates(cert: x509.Certificate) -> bool:
+    """cA=true with no pathLenConstraint or one >= 1 (RFC 5280 4.2.1.9)."""
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bc.ca and (bc.path_length is None or bc.path_length >= 1)
 
 
 def _fresh_key(key_type: KeyType) -> PrivateKey:

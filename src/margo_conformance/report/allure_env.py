@@ -35,6 +35,10 @@ def write_environment(allure_dir: Path, summary: dict[str, Any]) -> Path:
         "spec.baseline": summary["profile"]["baseline"],  # the run's profile's, from the catalog
         "profile": summary["profile"]["id"],
         **summary["sut"]["facts"],
+        **{f"sut.{k}": v for k in ("vendor", "product", "version") if (v := summary["sut"].get(k))},
+        **{f"run.{k}": v for k in ("started_at", "finished_at", "lab", "engineer") if (v := summary["run"].get(k))},
+        **({"catalog.sha256": d} if (d := (summary.get("catalog") or {}).get("digest")) else {}),
+        **({"record.signer": (summary["record"].get("signer") or "unsigned")} if summary.get("record") else {}),
     }
     lines = [f"{_escape(k)}={_escape(str(v))}" for k, v in sorted(facts.items())]
     path = allure_dir / "environment.properties"

@@ -43,6 +43,7 @@ def render_console_summary(summary: dict[str, Any]) -> list[str]:
         f"spec {summary['profile']['baseline']})",
         f"Result: {result['verdict']}  (exit code {result['exit_code']})",
         f"        {result['headline']}",
+        *_identity_lines(summary),
     ]
     from .summary import selection_text
 
@@ -64,4 +65,17 @@ def render_console_summary(summary: dict[str, Any]) -> list[str]:
     if summary.get("paths", {}).get("output"):
         lines.append(f"Report: {summary['paths']['output']}/summary.md")
     lines.append("=" * 78)
+    return lines
+
+
+def _identity_lines(summary: dict[str, Any]) -> list[str]:
+    """Who and what was certified, with which harness and catalog (issue 21); the record line comes from the run."""
+    sut, run = summary["sut"], summary["run"]
+    product = " ".join(str(sut[k]) for k in ("vendor", "product", "version") if sut.get(k))
+    lines = [f"Certified:    {product}"] if product else []
+    if run.get("lab") or run.get("engineer"):
+        lines.append(f"Lab:          {run.get('lab') or '-'}, engineer {run.get('engineer') or '-'}")
+    digest = (summary.get("catalog") or {}).get("digest")
+    lines.append(f"Harness:      margo-conformance {summary['harness']['version']}, spec {summary['profile']['baseline']}"
+                 + (f", catalog sha256 {digest[:16]}..." if digest else ""))
     return lines

@@ -95,7 +95,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
         f"- **Result:** {result['verdict']} (exit code {result['exit_code']}): {result['headline']}",
         f"- **Role:** {sut['role']}  **Profile:** {summary['profile']['id']} (spec {summary['profile']['baseline']})",
-        f"- **Date:** {summary['run']['started_at']}  **Duration:** {summary['run']['duration_s']} s",
+        *_identity_lines(summary),
+        f"- **Date:** {summary['run']['started_at']} to {summary['run']['finished_at']}  "
+        f"**Duration:** {summary['run']['duration_s']} s",
         f"- **Harness:** margo-conformance {summary['harness']['version']}",
         f"- **SUT source:** {sut['source']}" + (f"  **Defects:** {', '.join(sut['defects'])}" if sut["defects"] else ""),
         *([f"- **Selection:** {_selection(summary)}: a partial run, not a certification; requirements whose "
@@ -155,6 +157,24 @@ def render_markdown(summary: dict[str, Any]) -> str:
     out += _basis_table(summary)
     out += _attestation_checklist(summary)
     return "\n".join(out) + "\n"
+
+
+def _identity_lines(summary: dict[str, Any]) -> list[str]:
+    """Who and what was certified, by whom, against which catalog, and whether the record is signed (issue 21)."""
+    sut, run = summary["sut"], summary["run"]
+    product = " ".join(str(sut[k]) for k in ("vendor", "product", "version") if sut.get(k))
+    out = [f"- **Certified:** {_cell(product) if product else '(vendor, product and version not given in [sut])'}"]
+    if run.get("lab") or run.get("engineer"):
+        out.append(f"- **Lab:** {_cell(run.get('lab') or '-')}  **Engineer:** {_cell(run.get('engineer') or '-')}")
+    catalog = (summary.get("catalog") or {}).get("digest")
+    if catalog:
+        out.append(f"- **Catalog:** sha256 {catalog}")
+    record = summary.get("record")
+    if record is not None:
+        out.append(f"- **Record:** signed by {_cell(record['signer'])}" if record.get("signed") else
+                   "- **Record:** UNSIGNED: record.json and record.dsse.json list every file with its SHA-256, but carry "
+                   "no signature (run with --sign-key and --sign-cert to sign)")
+    return out
 
 
 def _selection(summary: dict[str, Any]) -> str:

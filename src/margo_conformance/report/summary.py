@@ -321,7 +321,12 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "source": record.sut.source,
             "defects": list(record.sut.defects),
             "facts": dict(sorted(record.sut.facts.items())),
+            "vendor": record.sut.vendor,
+            "product": record.sut.product,
+            "version": record.sut.version,
         },
+        "catalog": {"digest": record.catalog_digest or _catalog_digest(catalog)},
+        "record": {"signed": record.record_signer is not None, "signer": record.record_signer},
         "run": {
             "started_at": _iso(record.started_at),
             "finished_at": _iso(finished),
@@ -330,6 +335,8 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
             "selection": record.selection,
             "interrupted": record.interrupted,
             "collection_errors": list(record.collection_errors),
+            "lab": record.lab,
+            "engineer": record.engineer,
         },
         "result": decide_result(record, scenarios, requirements),
         "counts": {
@@ -343,6 +350,15 @@ def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None 
         "interpretations": _interpretations(catalog, scenarios),
         "paths": {"output": record.output},
     }
+
+
+def _catalog_digest(catalog: Any) -> str | None:
+    from ..catalog_digest import catalog_digest
+
+    try:
+        return catalog_digest(catalog)
+    except (AttributeError, TypeError):  # a stand-in catalog of a unit test
+        return None
 
 
 def profile_baseline(catalog: Any, profile: str) -> str:

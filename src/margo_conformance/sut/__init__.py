@@ -179,6 +179,11 @@ class SutConfig:
     role: str
     name: str
     profile: str = DEFAULT_PROFILE
+    #: Who and what is certified ([sut] vendor / product / version, optional): shown in every report and in the
+    #: certification record.
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
     wfm: WfmTarget | None = None
     device: DeviceTarget | None = None
     #: True for the built-in reference implementation (``--sut builtin``).
@@ -206,7 +211,12 @@ class SutConfig:
                 facts["device.launch"] = redact_command(self.device.launch)
         if self.defects:
             facts["sut.defects"] = ",".join(self.defects)
+        facts.update({f"sut.{key}": value for key, value in self.certified().items() if value})
         return facts
+
+    def certified(self) -> dict[str, str | None]:
+        """vendor, product and version: who and what a certification names."""
+        return {"vendor": self.vendor, "product": self.product, "version": self.version}
 
 
 _SECRET_HINTS = ("token", "password", "secret", "apikey", "api-key", "key=")
@@ -460,7 +470,34 @@ def _parse_device(section: _Section) -> DeviceTarget:
     return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, **variants)
 
 
+#: The [sut] keys that name who and what is certified; each one line of printable text (quoted in signed records).
+CERTIFIED_KEYS = ("vendor", "product", "version")
+CERTIFIED_MAX_LENGTH = 200
+
+
 def parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:
+    """Validate a parsed TOML document into a SutConfig: [sut] vendor / product / version here, the rest in
+    ``_parse_sut``."""
+    from dataclasses import replace
+
+    sut = data.get("sut") if isinstance(data, dict) else None
+    if not isinstance(sut, dict) or not any(key in sut for key in CERTIFIED_KEYS):
+        return _parse_sut(data, base_dir=base_dir, source=source)
+    certified = {key: _certified_value(key, sut[key]) for key in CERTIFIED_KEYS if key in sut}
+    rest = {**data, "sut": {k: v for k, v in sut.items() if k not in CERTIFIED_KEYS}}
+    return replace(_parse_sut(rest, base_dir=base_dir, source=source), **certified)
+
+
+def _certified_value(key: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ConfigError(f"sut.{key}: expected a string, got {type(value).__name__} {value!r}")
+    if not value.strip() or len(value) > CERTIFIED_MAX_LENGTH or not value.isprintable():
+        raise ConfigError(f"sut.{key}: must be one line of printable text, 1 to {CERTIFIED_MAX_LENGTH} characters "
+                          f"(got {value!r:.60})")
+    return value.strip()
+
+
+def _parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfig:
     """Validate a parsed TOML document into a SutConfig (paths resolve relative to ``base_dir``)."""
     root = _Section(data, "root")
     sut = root.table("sut")
@@ -528,4 +565,14 @@ def builtin_sut(role: str, *, defects: tuple[str, ...] = (), profile: str = DEFA
         raise ConfigError(f"--role: must be 'wfm' or 'device', got {role!r}")
     label = "reference WFM" if role == "wfm" else "reference device"
     name = f"margo-conformance {label}" + (f" (defects: {', '.join(defects)})" if defects else "")
-    return SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects, source="builtin")
+    return _certified_builtin(SutConfig(role=role, name=name, profile=profile, builtin=True, defects=defects,
+                                        source="builtin"), label)
+
+
+def _certified_builtin(sut: SutConfig, label: str) -> SutConfig:
+    """The reference implementations name themselves: this project, their name, the harness version."""
+    from dataclasses import replace
+
+    from .. import __version__
+
+    return replace(sut, vendor="margo-conformance project", product=f"margo-conformance {label}", version=__version__)

@@ -173,6 +173,7 @@ class MiafWfmServer:
         check_bundle(bundle_pem)
         self.store = MiafStore.in_dir(self.data_dir)
         self.store.set_policy_mode(policy_mode)
+        self.store.set_identity(trust_domain, wfm_id)
         self.store.set_trust_bundle(bundle_pem)  # the bundle the server starts with is the truth until replaced
         self.operator = MiafOperator(self.store, trust_domain=trust_domain, wfm_id=wfm_id)
         self.app = MiafApp(profile=self.profile, store=self.store, trust_domain=trust_domain, wfm_id=wfm_id,
