@@ -28,6 +28,11 @@ class Defect:
     #: Shows only when requests overlap (a race, a lost write): the one-device-at-a-time suites cannot see it,
     #: the fleet load mode (``margo-conformance load``) must. The kill matrices leave these to the load tests.
     load_only: bool = False
+    #: The profile whose reference implementation carries it (None: the default profile's).
+    profile: str | None = None
+    #: Breaks only a SHOULD or an interpretation (a question's position): a default run passes with the deviation
+    #: named, ``--strict`` fails. The kill matrix runs it with ``--strict``.
+    strict_only: bool = False
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -36,16 +41,23 @@ class Defect:
         return data
 
 
-_MODULES: dict[str, str] = {"wfm": "margo_conformance.wfm.defects", "device": "margo_conformance.device.defects"}
+#: role -> the modules whose ``DEFECTS`` make up that role's registry (one per profile's reference implementation).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "wfm": ("margo_conformance.wfm.defects", "margo_conformance.wfm.miaf.defects"),
+    "device": ("margo_conformance.device.defects",),
+}
 
 
 def defects_for(role: Role) -> tuple[Defect, ...]:
     """All defects of one role's reference implementation (empty while that role is not built)."""
-    try:
-        module = importlib.import_module(_MODULES[role])
-    except ModuleNotFoundError:
-        return ()
-    return tuple(module.DEFECTS)
+    found: list[Defect] = []
+    for name in _MODULES[role]:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        found.extend(module.DEFECTS)
+    return tuple(found)
 
 
 def get_defect(role: Role, name: str) -> Defect:

@@ -55,18 +55,34 @@ def serve(
     trust_issuer: list[Path] = typer.Option([], "--trust-issuer", help="PEM CA to allow-list (repeatable)."),
     profile: Optional[str] = typer.Option(None, "--profile",  # noqa: UP007 - typer needs Optional
                                           help="Spec profile the WFM speaks (default: the default profile)."),
+    svid_cert: Optional[Path] = typer.Option(None, "--svid-cert", help="mtls-svid profiles: the WFM's X.509-SVID "  # noqa: UP007
+                                             "(leaf + intermediates, PEM); without it a dev trust domain is made."),
+    svid_key: Optional[Path] = typer.Option(None, "--svid-key", help="mtls-svid profiles: the SVID's key (PEM)."),  # noqa: UP007
+    trust_bundle: Optional[Path] = typer.Option(None, "--trust-bundle", help="mtls-svid profiles: PEM anchors "  # noqa: UP007
+                                                "client SVIDs must chain to."),
+    wfm_id: Optional[str] = typer.Option(None, "--wfm-id", help="mtls-svid profiles: the WFM's <wfm-id> "  # noqa: UP007
+                                         "(default wfm-h1 for a dev trust domain)."),
+    policy_mode: str = typer.Option("allowlist", "--policy-mode", help="mtls-svid profiles: allowlist | namespace "
+                                    "(Q-65)."),
 ) -> None:
     """Run the reference WFM until interrupted."""
     from .. import DEFAULT_PROFILE
     from ..profiles import load_profile
-    from .server import WfmServer  # uvicorn and friends only when serving
 
     try:
         spoken = load_profile(profile or DEFAULT_PROFILE)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    if spoken.authenticator != "httpsig":  # the server is picked by authenticator kind, never by profile name
-        raise _fail(f"profile {spoken.name}: no reference WFM for authenticator {spoken.authenticator!r} yet")
+    # The server is picked by the profile's authenticator kind, never by its name.
+    if spoken.authenticator == "mtls-svid":
+        _serve_mtls_svid(spoken.name, host=host, port=port, data_dir=data_dir, defect=defect, svid_cert=svid_cert,
+                         svid_key=svid_key, trust_bundle=trust_bundle, wfm_id=wfm_id, policy_mode=policy_mode)
+        return
+    if spoken.authenticator != "httpsig":
+        raise _fail(f"profile {spoken.name}: no reference WFM for authenticator {spoken.authenticator!r}")
+    if any(v is not None for v in (svid_cert, svid_key, trust_bundle, wfm_id)):
+        raise _fail(f"--svid-cert, --svid-key, --trust-bundle and --wfm-id are for mtls-svid profiles, not {spoken.name}")
+    from .server import WfmServer  # uvicorn and friends only when serving
 
     try:
         config = WfmConfig(trust=trust, cert_form=cert_form, tls_min=tls_min, base_url=base_url,  # type: ignore[arg-type]
@@ -101,6 +117,108 @@ def serve(
     finally:
         server.stop()
         typer.echo("WFM stopped")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.5):
+        pass
+
+
+def _serve_mtls_svid(profile: str, *, host: str, port: int, data_dir: Path, defect: list[str],
+                     svid_cert: Path | None, svid_key: Path | None, trust_bundle: Path | None, wfm_id: str | None,
+                     policy_mode: str) -> None:
+    """The reference WFM of an mtls-svid profile (wfm/miaf)."""
+    from .miaf.serve import prepare
+    from .miaf.server import MiafWfmServer
+
+    if policy_mode not in ("allowlist", "namespace"):
+        raise _fail(f"--policy-mode must be allowlist or namespace (Q-65), not {policy_mode!r}")
+    try:
+        setup = prepare(data_dir, svid_cert=svid_cert, svid_key=svid_key, trust_bundle=trust_bundle, wfm_id=wfm_id)
+        server = MiafWfmServer(svid=setup.svid, bundle_pem=setup.bundle_pem, trust_domain=setup.trust_domain,
+                               wfm_id=setup.wfm_id, data_dir=data_dir, host=host, port=port, defects=defect,
+                               policy_mode=policy_mode, profile=profile,  # type: ignore[arg-type]
+                               authority=setup.authority)
+        if setup.dev_client is not None:
+            server.operator.add_client(setup.dev_client)
+        server.start()
+    except (ConfigError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"MIAF WFM ({profile}) listening on {server.base_url}")
+    typer.echo(f"WFM SPIFFE ID:   {server.spiffe_id}")
+    typer.echo(f"policy:          {policy_mode}; clients: "
+               + (", ".join(c["spiffeId"] + f" ({c['state']})" for c in server.operator.clients()) or "none"))
+    for what, path in setup.made.items():
+        typer.echo(f"{what + ':':<33}{path}")
+    if setup.dev_client is not None and "client c1 SVID" in setup.made:
+        typer.echo(f"try: curl --cert {setup.made['client c1 SVID']} --key {setup.made['client c1 key']} "
+                   f"--cacert {setup.made['trust bundle (PEM)']} -X PUT -H 'content-type: application/json' "
+                   f"-d '{{\"properties\":{{\"id\":\"d1\",\"vendor\":\"v\",\"modelNumber\":\"m\","
+                   f"\"serialNumber\":\"s\"}}}}' https://localhost:{server.port}/api/v1/capabilities/d1")
+    if defect:
+        typer.echo(f"DEFECTS ACTIVE:  {', '.join(sorted(set(defect)))}")
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+        typer.echo("WFM stopped")
+
+
+def _miaf_operator(data_dir: Path):  # type: ignore[no-untyped-def]
+    from .miaf.serve import open_operator
+
+    try:
+        return open_operator(data_dir)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("add-client")
+def add_client(spiffe_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """mtls-svid profiles: put a client SPIFFE ID on the accepted-client policy (or re-activate it)."""
+    operator = _miaf_operator(data_dir)
+    try:
+        entry = operator.add_client(spiffe_id)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        operator.store.close()
+    typer.echo(f"{entry.spiffe_id} {entry.state}")
+
+
+@app.command("retire-client")
+def retire_client(spiffe_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """mtls-svid profiles: retire a client; its next request gets 403 not-authorized (MID-12)."""
+    operator = _miaf_operator(data_dir)
+    try:
+        entry = operator.retire_client(spiffe_id)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        operator.store.close()
+    typer.echo(f"{entry.spiffe_id} {entry.state}")
+
+
+@app.command("trust-bundle")
+def trust_bundle_cmd(bundle: Path, data_dir: Path = _DATA_DIR) -> None:
+    """mtls-svid profiles: replace the trust anchors (PEM) for new connections."""
+    operator = _miaf_operator(data_dir)
+    try:
+        version = operator.set_trust_bundle(bundle.read_bytes())
+    except OSError as exc:
+        raise _fail(f"cannot read {bundle}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        operator.store.close()
+    typer.echo(f"trust bundle replaced (version {version})")
 
 
 def _operator(data_dir: Path) -> Operator:
