@@ -283,7 +283,7 @@ class MiafApp:
         if rule is not None and rule.retry_after in ("must", "should") and \
                 not any(k == "retry-after" for k, _ in problem.headers):
             headers.append(("retry-after", "1"))
-        if D.PLAIN_TEXT_ERRORS in self.defects:
+        if D.PLAIN_TEXT_ERRORS in self.defects and problem.status in (404, 405):
             text = f"{problem.status} {HTTPStatus(problem.status).phrase}: {problem.detail}\n"
             return problem.status, [("content-type", "text/plain; charset=utf-8"), *headers], text.encode()
         return problem.status, [("content-type", PROBLEM_MEDIA), *headers], \
