@@ -130,7 +130,7 @@ def _start_builtin(sut: SutConfig) -> MiafWfmUnderTest:
     authority = SpiffeAuthority(TRUST_DOMAIN)
     bundle = authority.bundle_pem(rotation="R1")
     server = MiafWfmServer(svid=authority.wfm_svid(DEFAULT_WFM_ID), bundle_pem=bundle, trust_domain=TRUST_DOMAIN,
-                           wfm_id=DEFAULT_WFM_ID, defects=sut.defects).start()
+                           wfm_id=DEFAULT_WFM_ID, defects=sut.defects, authority=authority).start()
     op = server.operator
     operator = CallableOperator({
         "add_client": lambda spiffe_id="", **_: str(op.add_client(spiffe_id)),

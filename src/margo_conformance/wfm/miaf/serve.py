@@ -145,4 +145,6 @@ def open_operator(data_dir: Path) -> MiafOperator:
     if not (data_dir / DB_NAME).exists():
         raise ConfigError(f"{data_dir} holds no MIAF WFM database ({DB_NAME}); start 'wfm serve --profile miaf-rc3 "
                           f"--data-dir {data_dir}' once first")
-    return MiafOperator(MiafStore.in_dir(data_dir))
+    store = MiafStore.in_dir(data_dir)
+    trust_domain, wfm_id = store.identity()
+    return MiafOperator(store, trust_domain=trust_domain, wfm_id=wfm_id)

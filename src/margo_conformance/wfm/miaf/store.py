@@ -12,7 +12,7 @@ Tables (``schema_version`` 1):
   every request, so a retirement applies to the next request even on a kept-alive connection (MTLS-08, Q-61).
 - ``capabilities(caller, device_id, document, created_at, updated_at)``, PK (caller, device_id): per-caller
   scoping (MID-08, MID-09); a PUT replaces the whole document (MCAP-05).
-- ``meta``: ``policy_mode`` (allowlist | namespace, Q-65), ``trust_bundle`` (PEM anchors) and its ``bundle_version``.
+- ``meta``: ``trust_domain`` and ``wfm_id`` of the server, ``policy_mode`` (allowlist | namespace, Q-65), ``trust_bundle`` (PEM anchors) and its ``bundle_version``.
 - ``audit(ts, method, path, status, check_name, caller, remote, note)``.
 """
 
@@ -106,6 +106,15 @@ class MiafStore:
         with self._lock:
             self._db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                              (key, value))
+
+    # ------------------------------------------------------------------ the WFM's own identity
+    def identity(self) -> tuple[str | None, str | None]:
+        """(trust domain, wfm-id) the server last started with, so operator commands can check client IDs."""
+        return self._meta("trust_domain"), self._meta("wfm_id")
+
+    def set_identity(self, trust_domain: str, wfm_id: str) -> None:
+        self._set_meta("trust_domain", trust_domain)
+        self._set_meta("wfm_id", wfm_id)
 
     # ------------------------------------------------------------------ policy
     def policy_mode(self) -> PolicyMode:
