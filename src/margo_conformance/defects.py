@@ -33,6 +33,9 @@ class Defect:
     #: Breaks only a SHOULD or an interpretation (a question's position): a default run passes with the deviation
     #: named, ``--strict`` fails. The kill matrix runs it with ``--strict``.
     strict_only: bool = False
+    #: Makes the implementation unreachable for a conformant peer (a server chain without its intermediate: every
+    #: handshake fails), so the run judges the requirement and every other scenario is broken by necessity.
+    whole_run: bool = False
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)

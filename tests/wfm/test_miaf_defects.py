@@ -140,7 +140,7 @@ EXPECTED: dict[str, set[str]] = {
     D.RECORDS_KEYED_BY_DEVICE_ID: {"two-clients-one-id", "cross-delete", "decoy"},
     D.CROSS_CLIENT_DELETE: {"cross-delete"},
     D.CALLER_FROM_REQUEST: {"decoy"},
-    D.PLAIN_TEXT_ERRORS: {"error-media", "type-422", "retryable-4xx"},
+    D.PLAIN_TEXT_ERRORS: {"error-media", "retryable-4xx"},
     D.WRONG_PROBLEM_TYPE: {"type-422"},
     D.RETRYABLE_4XX: {"retryable-4xx"},
     D.CHILD_WITHOUT_GATEWAY_ACCEPTED: {"child-first"},

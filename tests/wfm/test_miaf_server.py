@@ -248,3 +248,30 @@ def test_garbage_resets_and_certificate_less_clients_never_kill_the_server(wfm: 
     assert huge.startswith(b"HTTP/1.1 413")
     with ids.client(wfm.base_url, "C-OK") as c:
         assert c.put(BASE + "alive", json=manifest("alive")).status_code in (200, 201)
+
+
+def test_injected_faults_for_device_role_runs(wfm: MiafWfmServer, ids: Identities) -> None:
+    """The simulated-WFM hooks (issue 20): 503 with Retry-After and the MRTY-02 members, a canned answer, a drop;
+    the observer sees every exchange."""
+    seen = []
+    wfm.app.observer = seen.append
+    try:
+        wfm.faults.unavailable(retry_after=7)
+        with ids.client(wfm.base_url, "C-OK") as c:
+            r = c.put(BASE + "f1", json=manifest("f1"))
+            doc = problem(r)
+            assert (r.status_code, r.headers["retry-after"], doc["type"]) == (503, "7", "about:blank")
+            assert (doc["retryable"], doc["backoffStrategy"]) == (True, "exponential")
+            assert c.put(BASE + "f1", json=manifest("f1")).status_code == 201  # consumed once
+            wfm.faults.respond(429, {"type": "about:blank", "title": "Too Many Requests", "status": 429},
+                               headers={"retry-after": "3"})
+            assert c.put(BASE + "f1", json=manifest("f1")).status_code == 429
+        wfm.faults.drop()
+        dropped = attempt(ids, wfm.base_url, "C-OK", "PUT", "f2", manifest("f2"))
+        assert isinstance(dropped, str)
+        assert records(wfm, "f2") == []
+    finally:
+        wfm.app.observer = None
+        wfm.faults.clear()
+    assert [(e.status, e.fault) for e in seen] == [(503, "unavailable"), (201, None), (429, "respond"), (None, "drop")]
+    assert seen[1].caller == spiffe("c1") and seen[1].body.startswith(b"{")

@@ -25,6 +25,7 @@ The caller is the SPIFFE ID of the certificate only (MID-07); headers, query and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ from urllib.parse import parse_qs, unquote
 
 from ...profiles import Profile
 from ..manifests import ManifestJudge
+from ..observe import FaultPlan
 from ..transport import CONNECTION_EXTENSION, ConnectionInfo
 from . import defects as D
 from .identity import ANONYMOUS, Caller, recognise
@@ -74,6 +76,7 @@ class Exchange:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     started_at: float = field(default_factory=time.time)
+    fault: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,15 @@ class MiafApp:
     """The ASGI app; one per server. ``observer`` (optional) receives every :class:`Exchange`."""
 
     def __init__(self, *, profile: Profile, store: MiafStore, trust_domain: str, wfm_id: str,
-                 defects: Collection[str] = (), observer: Callable[[Exchange], None] | None = None) -> None:
+                 defects: Collection[str] = (), observer: Callable[[Exchange], None] | None = None,
+                 faults: FaultPlan | None = None) -> None:
         self.profile = profile
         self.store = store
         self.trust_domain = trust_domain
         self.wfm_id = wfm_id
         self.defects = frozenset(defects)
         self.observer = observer
+        self.faults = faults
         self._put = profile.route("capabilities.put")
         self._delete = profile.route("capabilities.delete")
         self._judge = ManifestJudge(profile=profile.schema_set)
@@ -128,6 +133,11 @@ class MiafApp:
                             headers=headers)
         try:
             status, out_headers, body = await self._handle(exchange, conn, raw_path, query, receive)
+        except _Drop:
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+            self._record(exchange)
+            return
         except Exception as exc:  # our bug: still a problem document, never uvicorn's text/plain 500
             log.error("MIAF WFM failed on %s %s", exchange.method, exchange.target, exc_info=exc)
             status, out_headers, body = self._problem(Problem(500, None, "the WFM failed to process this request "
@@ -174,6 +184,12 @@ class MiafApp:
         denial = self._policy(caller)
         if denial is not None:
             return self._problem(denial, ex)
+        fault = self.faults.take("capabilities") if self.faults is not None else None
+        if fault is not None:
+            ex.fault = fault.action
+            answered = await self._fault(fault, ex)
+            if answered is not None:
+                return answered
         device_id = unquote(params["deviceId"])
         if not DEVICE_ID_RE.match(device_id):
             return self._problem(Problem(400, "invalid-request", f"deviceId {device_id!r} does not match the "
@@ -236,6 +252,22 @@ class MiafApp:
         return self._problem(Problem(404, "device-not-found", f"no device {device_id!r} was reported by this client",
                                      "device-lookup"), ex)
 
+    async def _fault(self, fault: Any, ex: Exchange) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """The simulated WFM's injected behaviour (``wfm.observe.FaultPlan``), for device-role runs (issue 20):
+        503 with Retry-After (MRTY-02/06), a canned answer, a delay, or a dropped connection."""
+        if fault.action == "unavailable":
+            return self._problem(Problem(503, None, "the WFM is temporarily unavailable (injected)", "fault:unavailable",
+                                         headers=(("retry-after", str(fault.retry_after or 1)),)), ex)
+        if fault.action == "respond":
+            ex.check = "fault:respond"
+            return fault.status, [*fault.headers, (CHECK_HEADER, "fault:respond")], fault.body
+        if fault.action == "delay":
+            await asyncio.sleep(fault.seconds)
+            return None
+        if fault.action in ("drop", "close-mid-response"):
+            raise _Drop()
+        return None
+
     def _caller_from_request(self, ex: Exchange, query: str, body: bytes) -> str | None:
         """Only under miaf-caller-from-request: what a WFM that trusts the request would take for the caller."""
         claimed = next((v for k, v in ex.headers if k.lower() == "x-client-id"), None)
@@ -283,7 +315,7 @@ class MiafApp:
         if rule is not None and rule.retry_after in ("must", "should") and \
                 not any(k == "retry-after" for k, _ in problem.headers):
             headers.append(("retry-after", "1"))
-        if D.PLAIN_TEXT_ERRORS in self.defects:
+        if D.PLAIN_TEXT_ERRORS in self.defects and problem.status in (404, 405):
             text = f"{problem.status} {HTTPStatus(problem.status).phrase}: {problem.detail}\n"
             return problem.status, [("content-type", "text/plain; charset=utf-8"), *headers], text.encode()
         return problem.status, [("content-type", PROBLEM_MEDIA), *headers], \
@@ -300,6 +332,10 @@ class MiafApp:
                 self.observer(ex)
             except Exception:
                 log.exception("observer failed")
+
+
+class _Drop(Exception):
+    """An injected fault: close the connection without an answer."""
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

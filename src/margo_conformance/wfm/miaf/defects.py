@@ -12,7 +12,10 @@ How each one is narrowed to its requirement:
 - ``miaf-no-client-cert-accepted`` requests the certificate but does not require it; a certificate-less caller is
   served as one anonymous caller outside the policy (a listener that forgot to demand authentication).
 - ``miaf-unlisted-client-accepted`` skips the allow-list but still refuses retired clients, so MID-12 stays intact;
-  ``miaf-retired-client-served`` is the converse (MID-12 is a SHOULD: strict-only).
+  ``miaf-retired-client-served`` is the converse. MID-12 itself is a SHOULD, but serving a retired client also
+  fails MID-11's MUST (authorise every request by the policy), so it is not strict-only.
+- ``miaf-leaf-without-intermediate`` (``whole_run``): a conformant client cannot finish a handshake with it, so
+  only the chain scenario can judge anything; the kill matrix should expect every other scenario broken.
 - ``miaf-cross-client-delete`` looks a DELETE up among the caller's records first and, when none matches, among
   everyone's; PUTs stay scoped. ``miaf-records-keyed-by-device-id`` drops the caller from the key altogether,
   which necessarily breaks every scoping row (named in ``related``).
@@ -47,22 +50,25 @@ RSA2048_ACCEPTED = "miaf-rsa2048-accepted"
 
 
 def _d(name: str, requirement: str, description: str, *, related: tuple[str, ...] = (),
-       strict_only: bool = False) -> Defect:
+       strict_only: bool = False, whole_run: bool = False) -> Defect:
     return Defect(name=name, role="wfm", requirement=requirement, description=description, related=related,
-                  profile=PROFILE, strict_only=strict_only)
+                  profile=PROFILE, strict_only=strict_only, whole_run=whole_run)
 
 
 DEFECTS: tuple[Defect, ...] = (
     _d(NO_CLIENT_CERT_ACCEPTED, "MTLS-02",
        "requests a client certificate but does not require one, and serves a certificate-less caller"),
     _d(FOREIGN_TRUST_DOMAIN_ACCEPTED, "SVID-10",
-       "ignores the trust domain of the client's SPIFFE ID (C-FTD, other.test chained to R1, is served as c1)"),
+       "ignores the trust domain of the client's SPIFFE ID (C-FTD, other.test chained to R1, is served as c1)",
+       related=("MTLS-02",)),
     _d(TWO_URI_SANS_ACCEPTED, "SVID-02",
-       "accepts a client SVID with several URI SANs and takes the first one as the caller"),
-    _d(CA_LEAF_ACCEPTED, "SVID-04", "accepts a client leaf whose basic constraints say cA=true"),
+       "accepts a client SVID with several URI SANs and takes the first one as the caller",
+       related=("SVID-01", "SVID-06", "MTLS-02")),
+    _d(CA_LEAF_ACCEPTED, "SVID-04", "accepts a client leaf whose basic constraints say cA=true",
+       related=("SVID-06",)),
     _d(CRL_SIGN_ACCEPTED, "SVID-05",
        "accepts a client leaf whose key usage contains cRLSign (keyCertSign on a non-CA leaf is still refused by "
-       "OpenSSL's strict X.509 checks in the handshake)"),
+       "OpenSSL's strict X.509 checks in the handshake)", related=("SVID-06",)),
     _d(OTHER_WFM_ID_ACCEPTED, "MID-01",
        "recognises …/margo/wfm/<any wfm-id>/client/<id> as its own client <id> (another WFM's client is served)",
        related=("MID-02",)),
@@ -71,7 +77,7 @@ DEFECTS: tuple[Defect, ...] = (
        "are still denied)", related=("MCAP-07", "MERR-10")),
     _d(RETIRED_CLIENT_SERVED, "MID-12",
        "keeps serving a client the operator retired (the policy entry is kept, its state ignored)",
-       related=("MID-11", "MTLS-08", "MCAP-07"), strict_only=True),
+       related=("MID-11", "MTLS-08", "MCAP-07")),
     _d(RECORDS_KEYED_BY_DEVICE_ID, "MID-09",
        "keys capability records by deviceId alone: two clients reporting one deviceId share (and overwrite) "
        "one record", related=("MID-08", "MID-07", "MTLS-09", "MCAP-08")),
@@ -82,21 +88,25 @@ DEFECTS: tuple[Defect, ...] = (
        "takes the caller from an X-Client-Id header, a clientId query parameter or a clientId member of an "
        "x-*-extensions object when the request carries one, instead of from the certificate"),
     _d(PLAIN_TEXT_ERRORS, "MERR-01",
-       "answers every error with a text/plain sentence instead of an application/problem+json document",
-       related=("MERR-02", "MERR-04", "MCAP-07", "MERR-10")),
+       "answers 404 and 405 with a text/plain sentence (a web framework's default not-found and method handlers) "
+       "instead of an application/problem+json document"),
     _d(WRONG_PROBLEM_TYPE, "MERR-04",
        "labels a 422 semantic error with the problem type invalid-request (a registered type of another status)"),
     _d(RETRYABLE_4XX, "MRTY-04",
        "marks every 4xx problem retryable: true with backoffStrategy exponential"),
     _d(CHILD_WITHOUT_GATEWAY_ACCEPTED, "MCAP-08",
-       "accepts a child device's capabilities before (or without) its top-level gateway's"),
-    _d(CREATE_200, "MCAP-05", "answers 200 instead of 201 to the first capabilities report of a device"),
+       "accepts a child device's capabilities before (or without) its top-level gateway's",
+       related=("MID-08",)),
+    _d(CREATE_200, "MCAP-05", "answers 200 instead of 201 to the first capabilities report of a device (every "
+       "scenario that expects a 201 sees it)", related=("MCAP-03", "MCAP-08", "MCAP-24", "MID-07", "MID-09", "MTLS-09")),
     _d(TLS11_ACCEPTED, "MTLS-06", "accepts TLS 1.1 handshakes (TLS 1.0 is still refused)"),
     _d(LEAF_WITHOUT_INTERMEDIATE, "SVID-08",
-       "presents its WFM SVID without the intermediate, so a client holding only the bundle cannot build the chain"),
+       "presents its WFM SVID without the intermediate, so a client holding only the bundle cannot build the chain "
+       "(every connection of a conformant client fails: SVID-08 is judged, every other scenario is broken)",
+       related=("MTB-03",), whole_run=True),
     _d(SERVER_SVID_WRONG_WFM_ID, "MTLS-11",
        "presents a validly issued WFM SVID of another wfm-id (…/margo/wfm/other-wfm) as its server certificate",
-       related=("MID-03",)),
+       related=("MID-03", "MGEN-04")),
     _d(RSA2048_ACCEPTED, "SVID-15",
        "accepts an RSA-2048 client SVID (Q-57: a verifier should refuse keys below the permitted 3072 bits)",
        strict_only=True),

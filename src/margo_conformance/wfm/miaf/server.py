@@ -36,6 +36,7 @@ from ...errors import ConfigError, HarnessError
 from ...pki import IssuedCert
 from ...pki.spiffe import SpiffeAuthority, SpiffeId, SpiffeIdError, wfm_spiffe_id
 from ...profiles import load_profile
+from ..observe import FaultPlan
 from ..server import _bind, _PromptServer, _write_private
 from ..transport import ConnectionInfo, Listener, describe_handshake_error
 from . import defects as D
@@ -176,8 +177,10 @@ class MiafWfmServer:
         self.store.set_identity(trust_domain, wfm_id)
         self.store.set_trust_bundle(bundle_pem)  # the bundle the server starts with is the truth until replaced
         self.operator = MiafOperator(self.store, trust_domain=trust_domain, wfm_id=wfm_id)
+        #: Injected behaviour for device-role runs (503 + Retry-After, canned answers, delays, drops): issue 20.
+        self.faults = FaultPlan()
         self.app = MiafApp(profile=self.profile, store=self.store, trust_domain=trust_domain, wfm_id=wfm_id,
-                           defects=self.defects, observer=observer)
+                           defects=self.defects, observer=observer, faults=self.faults)
         self.listener = _BundleListener(self._context, self.store, on_handshake_failure=self._on_handshake_failure)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
