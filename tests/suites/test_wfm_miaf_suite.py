@@ -121,6 +121,7 @@ def test_kill_matrix(defect, tmp_path: Path) -> None:
         f"{defect.name}: {defect.requirement} is {row['verdict']}"
     assert run.unrelated_failures(defect.requirement, *defect.related) == [], defect.name
     broken = [s["name"] for s in run.summary["scenarios"] if s["outcome"] == "broken"]
-    assert broken == [], f"{defect.name} broke scenarios it should not affect: {broken}"
+    if not getattr(defect, "whole_run", False):  # a WFM no conformant client can reach breaks every other scenario
+        assert broken == [], f"{defect.name} broke scenarios it should not affect: {broken}"
 
 
