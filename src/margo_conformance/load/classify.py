@@ -122,7 +122,8 @@ class Tally:
         return self.routes.setdefault(route, {"class": Counter(), "status": Counter(), "problem": Counter(),
                                               "violation": Counter()})
 
-    def add(self, route: str, verdict: Verdict, status: int | None, problem: str | None = None) -> None:
+    def add(self, route: str, verdict: Verdict, status: int | str | None, problem: str | None = None) -> None:
+        """``status``: the HTTP status, a label such as "TLS refusal (certificate_required)", or None (no answer)."""
         r = self._route(route)
         r["class"][verdict.klass] += 1
         r["status"][str(status) if status is not None else "no answer"] += 1

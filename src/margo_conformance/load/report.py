@@ -60,8 +60,13 @@ def build_load_summary(*, env: Any, sut: Any, opts: Any, tally: Tally, samples: 
     violations = tally.total("violation")
     rate = violations / total if total else 0.0
     onboarded = next(r for r in routes if r["route"] == "onboarding POST")["expected"]
-    if total == 0 or onboarded == 0:
-        verdict, exit_code, why = "FAIL", 1, "no device onboarded: nothing was measured"
+    # A signed-request fleet starts by onboarding; an SVID fleet (mutual TLS) has no onboarding and starts
+    # with its first accepted PUT.
+    svid_fleet = getattr(opts, "authenticator", "httpsig") == "mtls-svid"
+    started_ok = next(r for r in routes if r["route"] == "capabilities PUT")["expected"] if svid_fleet else onboarded
+    if total == 0 or started_ok == 0:
+        verdict, exit_code, why = "FAIL", 1, ("no client was served: nothing was measured" if svid_fleet
+                                              else "no device onboarded: nothing was measured")
     elif rate > opts.max_violation_rate:
         verdict, exit_code = "FAIL", 1
         why = (f"{violations} violation(s) in {total} answers ({rate:.2%}), above the allowed "
@@ -72,7 +77,8 @@ def build_load_summary(*, env: Any, sut: Any, opts: Any, tally: Tally, samples: 
     return {
         "schema_version": 1,
         "harness": {"name": "margo-conformance", "version": __version__},
-        "sut": {"name": sut.name, "base_url": sut.wfm.base_url if sut.wfm else "", "defects": list(opts.defects)},
+        "sut": {"name": sut.name, "profile": sut.profile, "base_url": sut.wfm.base_url if sut.wfm else "",
+                "defects": list(opts.defects)},
         "run": {"started_at": _iso(started), "finished_at": _iso(ended), "duration_s": round(duration, 2),
                 "finished_by": finished_by, "devices": opts.devices, "spawn_rate": opts.spawn_rate,
                 "report_every_s": opts.report_every_s, "reports_per_device": opts.reports,
@@ -100,13 +106,28 @@ def validate_load_summary(summary: dict[str, Any]) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(summary)]
 
 
+def _profile_line(name: str | None) -> list[str]:
+    """The profile and the spec commit it stands for (reports stamp both wherever a verdict appears)."""
+    if not name:
+        return []
+    from ..profiles import load_profile
+
+    try:
+        spec = load_profile(name).spec
+    except Exception:  # noqa: BLE001 - a summary from another harness version: the name alone
+        return [f"- **Profile:** {name}"]
+    return [f"- **Profile:** {name} ({spec})"]
+
+
 def render_markdown(summary: dict[str, Any]) -> str:
     r, run = summary["result"], summary["run"]
     out = [f"# Margo fleet load: {summary['sut']['name']}", "",
            f"- **Result:** {r['verdict']} (exit code {r['exit_code']}): {r['headline']}",
+           *_profile_line(summary["sut"].get("profile")),
            f"- **Fleet:** {run['devices']} devices, spawn rate {run['spawn_rate']}/s, {run['reports_per_device']} "
-           f"reports each every {run['report_every_s']} s, {run['fault_share']:.0%} extra wrong-key PUTs that must "
-           f"be refused; {run['processes']} load process(es)",
+           f"reports each every {run['report_every_s']} s, {run['fault_share']:.0%} extra PUTs that must be refused "
+           f"(wrong-key signatures, or clients of another trust domain / without a certificate, as the profile "
+           f"authenticates); {run['processes']} load process(es)",
            f"- **Duration:** {run['duration_s']} s (ended: {run['finished_by']})  **Date:** {run['started_at']}",
            f"- **Throughput:** {summary['totals']['rate_per_s']} requests/s, "
            f"{summary['totals']['onboardings_per_s']} onboardings/s", "",
@@ -190,9 +211,10 @@ def write_outputs(output: Path, *, env: Any, sut: Any, opts: Any, tally: Tally, 
     summary["console"] = [
         "=" * 78,
         f"Margo fleet load: {summary['sut']['name']}",
+        *[line.replace("- **Profile:** ", "Profile: ") for line in _profile_line(summary["sut"].get("profile"))],
         f"Result: {r['verdict']}  (exit code {r['exit_code']})",
         f"        {r['headline']}",
-        *[f"{row['route']:<34} {row['count']:>7} req {row['rate_per_s']:>8}/s  p95 {_ms(row['latency_ms']['p95']):>5} ms"
+        *[f"{row['route']:<38} {row['count']:>7} req {row['rate_per_s']:>8}/s  p95 {_ms(row['latency_ms']['p95']):>5} ms"
           f"  violations {row['violations']}" for row in summary["routes"] if row["count"]],
         f"Report: {output}/load-summary.md",
         "=" * 78,

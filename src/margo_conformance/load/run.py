@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 import gevent
 from locust.env import Environment
 from locust.stats import stats_history
@@ -65,6 +67,9 @@ class LoadOptions:
     quiet: bool = False
     #: The spec profile (None: the SUT file's sut.profile; the default profile for --sut builtin).
     profile: str | None = None
+    #: The profile's authenticator kind, set once the profile is known: it picks the fleet (signed-request
+    #: devices for "httpsig", SVID clients in mutual TLS for "mtls-svid"), never the profile's name.
+    authenticator: str = "httpsig"
 
     def validate(self) -> None:
         if self.profile is not None:
@@ -93,17 +98,24 @@ class LoadOptions:
                               "yourself")
 
 
-def _check_profile(opts: LoadOptions, sut_profile: str, *, builtin: bool) -> None:
-    """--profile must agree with a vendor's SUT file, and the fleet must speak the profile's authenticator."""
+#: The authenticator kinds a load fleet exists for.
+FLEET_KINDS = ("httpsig", "mtls-svid")
+
+
+def _check_profile(opts: LoadOptions, sut_profile: str, *, builtin: bool) -> Any:
+    """--profile must agree with a vendor's SUT file, and the fleet must speak the profile's authenticator;
+    sets ``opts.authenticator`` and returns the profile."""
     from .. import DEFAULT_PROFILE
     from ..profiles import load_profile
 
     if opts.profile and not builtin and opts.profile != sut_profile:
         raise ConfigError(f"--profile {opts.profile} but the SUT file says sut.profile = {sut_profile!r}")
     profile = load_profile(opts.profile or (DEFAULT_PROFILE if builtin else sut_profile))
-    if profile.authenticator != "httpsig":  # picked by authenticator kind, never by profile name
+    if profile.authenticator not in FLEET_KINDS:  # picked by authenticator kind, never by profile name
         raise ConfigError(f"load: profile {profile.name}: no load fleet for authenticator "
                           f"{profile.authenticator!r} yet")
+    opts.authenticator = profile.authenticator
+    return profile
 
 
 # --- the WFM under load ---------------------------------------------------------------------------------
@@ -151,6 +163,72 @@ class BuiltinWfm:
         self.log.close()
 
 
+class BuiltinMiafWfm:
+    """The reference WFM of a mutual-TLS profile as its own process, set up like a vendor's with ``[identity]``:
+    a signing CA made here issues its SVID and every fleet client, and its policy accepts the whole client
+    namespace of the trust domain (Q-65), so hundreds of clients need no operator call each."""
+
+    def __init__(self, defects: list[str], work: Path, profile: str) -> None:
+        from ..defects import defects_for, of_profile
+        from ..pki import TestCA
+        from ..pki.spiffe import DEFAULT_WFM_ID, TRUST_DOMAIN, SpiffeAuthority
+
+        known = {d.name for d in of_profile(defects_for("wfm"), profile)}
+        unknown = [d for d in defects if d not in known]
+        if unknown:
+            raise ConfigError(f"--defect: unknown {profile} wfm defect {', '.join(unknown)}; see 'margo-conformance "
+                              f"defects --role wfm --profile {profile}'")
+        ident = work / "identity"
+        ident.mkdir(mode=0o700)
+        ca = TestCA(f"Margo conformance load signing CA {TRUST_DOMAIN}")
+        ca_cert, ca_key = ident / "ca.pem", ident / "ca.key"
+        ca.write_cert_pem(ca_cert)
+        ca_key.touch(mode=0o600)
+        ca_key.write_bytes(ca.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+        authority = SpiffeAuthority.from_ca(ca_cert.read_bytes(), ca_key.read_bytes(), TRUST_DOMAIN)
+        svid = authority.wfm_svid(DEFAULT_WFM_ID).write(ident, "wfm-svid")
+        self.port = _free_port()
+        argv = [sys.executable, "-m", "margo_conformance", "wfm", "serve", "--profile", profile, "--host",
+                "127.0.0.1", "--port", str(self.port), "--data-dir", str(work / "wfm-data"), "--svid-cert",
+                str(svid.cert), "--svid-key", str(svid.key), "--trust-bundle", str(ca_cert), "--policy-mode",
+                "namespace"]
+        for defect in defects:
+            argv += ["--defect", defect]
+        self.log = open(work / "wfm.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not _listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError(f"the builtin reference WFM did not start (see {work / 'wfm.log'})")
+            time.sleep(0.1)
+        self.sut_file = work / "builtin-wfm.toml"
+        self.sut_file.write_text(
+            f'[sut]\nrole = "wfm"\nprofile = "{profile}"\nname = "margo-conformance reference WFM ({profile})'
+            f'{" (defects: " + ", ".join(defects) + ")" if defects else ""}"\n\n'
+            f'[wfm]\nbase_url = "https://127.0.0.1:{self.port}"\nwfm_id = "{DEFAULT_WFM_ID}"\n'
+            f'trust_domain = "{TRUST_DOMAIN}"\npolicy_mode = "namespace"\nrequest_timeout_s = 10\n\n'
+            f'[identity]\nca_cert = "{ca_cert}"\nca_key = "{ca_key}"\n')
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -167,6 +245,22 @@ def fleet_settings(sut: SutConfig, opts: LoadOptions) -> tuple[FleetSettings, An
                              timeout_s=target.timeout_s, server_name=target.tls_name, reports=opts.reports, report_every_s=opts.report_every_s,
                              fault_share=opts.fault_share)
     return settings, target
+
+
+def _configure_fleet(sut: SutConfig, opts: LoadOptions, work: Path, devices: int) -> tuple[Any, type]:
+    """This process's fleet and its Locust user class, by the profile's authenticator kind."""
+    if opts.authenticator == "mtls-svid":
+        from ..sut.miaf_wfm import open_miaf_wfm_under_test
+        from .svid_fleet import SvidClientUser, SvidFleetSettings, configure_svid
+
+        target = open_miaf_wfm_under_test(sut)  # mints from [identity], or installs the bundle through hooks
+        settings = SvidFleetSettings(target=target, reports=opts.reports, report_every_s=opts.report_every_s,
+                                     fault_share=opts.fault_share)
+        return configure_svid(settings, devices), SvidClientUser
+    settings, target = fleet_settings(sut, opts)
+    fleet = configure(settings, devices)
+    _trust_fleet_ca(target, fleet, work)
+    return fleet, DeviceUser
 
 
 def _trust_fleet_ca(target: Any, fleet: Any, work: Path) -> None:
@@ -187,11 +281,14 @@ def run_load(opts: LoadOptions) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     work = Path(tempfile.mkdtemp(prefix="margo-load-"))
-    builtin: BuiltinWfm | None = None
+    builtin: BuiltinWfm | BuiltinMiafWfm | None = None
     try:
         if opts.sut == "builtin":
-            _check_profile(opts, "", builtin=True)
-            builtin = BuiltinWfm(opts.defects, work)
+            profile = _check_profile(opts, "", builtin=True)
+            if profile.authenticator == "mtls-svid":
+                builtin = BuiltinMiafWfm(opts.defects, work, profile.name)
+            else:
+                builtin = BuiltinWfm(opts.defects, work)
             sut_path = builtin.sut_file
         else:
             sut_path = Path(opts.sut).resolve()
@@ -221,10 +318,8 @@ def run_load(opts: LoadOptions) -> int:
 
 
 def _run_worker(opts: LoadOptions, sut: SutConfig, work: Path) -> int:
-    settings, target = fleet_settings(sut, opts)
-    fleet = configure(settings, opts.devices)  # the master may give this worker any share of the fleet
-    _trust_fleet_ca(target, fleet, work)
-    env = Environment(user_classes=[DeviceUser], events=None)
+    fleet, user_class = _configure_fleet(sut, opts, work, opts.devices)  # the master may give any share
+    env = Environment(user_classes=[user_class], events=None)
     env.events.report_to_master.add_listener(lambda client_id, data: data.__setitem__("margo", fleet.tally.take()))
     runner = env.create_worker_runner(opts.master_host, opts.master_port)
     runner.greenlet.join()
@@ -242,17 +337,16 @@ class Sample:
 def _run_measured(opts: LoadOptions, sut: SutConfig, sut_path: Path, work: Path) -> int:
     from .report import write_outputs
 
-    env = Environment(user_classes=[DeviceUser])
     tally = Tally()
     workers: list[subprocess.Popen[bytes]] = []
     if opts.processes == 1 and not opts.master:
-        settings, target = fleet_settings(sut, opts)
-        fleet = configure(settings, opts.devices)
-        _trust_fleet_ca(target, fleet, work)
+        fleet, user_class = _configure_fleet(sut, opts, work, opts.devices)
+        env = Environment(user_classes=[user_class])
         tally = fleet.tally
         runner: Any = env.create_local_runner()
         expected_workers = 0
     else:
+        env = Environment(user_classes=[_user_class(opts)])  # the master runs no user; workers use the same class
         bind_host = opts.master_host if opts.master else "127.0.0.1"
         port = opts.master_port if opts.master else _free_port()
         runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
@@ -280,6 +374,14 @@ def _run_measured(opts: LoadOptions, sut: SutConfig, sut_path: Path, work: Path)
         for line in summary["console"]:
             print(line)
     return int(summary["result"]["exit_code"])
+
+
+def _user_class(opts: LoadOptions) -> type:
+    if opts.authenticator == "mtls-svid":
+        from .svid_fleet import SvidClientUser
+
+        return SvidClientUser
+    return DeviceUser
 
 
 def _start_worker(opts: LoadOptions, sut_path: Path, port: int, work: Path, n: int) -> subprocess.Popen[bytes]:
