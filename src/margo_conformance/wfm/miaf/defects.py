@@ -80,7 +80,7 @@ DEFECTS: tuple[Defect, ...] = (
        related=("MTLS-08",), strict_only=True),
     _d(RECORDS_KEYED_BY_DEVICE_ID, "MID-09",
        "keys capability records by deviceId alone: two clients reporting one deviceId share (and overwrite) "
-       "one record", related=("MID-08", "MID-07", "MTLS-09", "MCAP-08")),
+       "one record", related=("MID-08",)),
     _d(CROSS_CLIENT_DELETE, "MID-08",
        "serves a DELETE of a deviceId the caller never reported by deleting another client's record of it",
        related=("MCAP-08",)),
