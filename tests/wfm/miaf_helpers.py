@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,10 +67,12 @@ class Identities:
             ctx.verify_mode = ssl.CERT_NONE
         if seclevel0:
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        if min_version is not None:
-            ctx.minimum_version = min_version
-        if max_version is not None:
-            ctx.maximum_version = max_version
+        with warnings.catch_warnings():  # TLS 1.1 probes are the point (MTLS-06)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if min_version is not None:
+                ctx.minimum_version = min_version
+            if max_version is not None:
+                ctx.maximum_version = max_version
         files = self.files(name)
         if files is not None:
             ctx.load_cert_chain(str(files[0]), str(files[1]))

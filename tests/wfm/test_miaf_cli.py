@@ -138,3 +138,19 @@ def test_serve_in_a_subprocess_is_reachable_by_curl_and_refuses_openssl_without_
             proc.kill()
             raise
     assert proc.returncode == 0
+
+
+def test_serve_with_the_operators_own_svid_and_bundle(tmp_path: Path) -> None:
+    authority = SpiffeAuthority()
+    files = authority.wfm_svid("wfm-x").write(tmp_path, "vendor-wfm")
+    bundle = authority.write_bundle(tmp_path / "b").pem
+    setup = prepare(tmp_path / "d", svid_cert=files.cert, svid_key=files.key, trust_bundle=bundle, wfm_id=None)
+    assert (setup.trust_domain, setup.wfm_id, setup.made, setup.dev_client) == ("harness.test", "wfm-x", {}, None)
+    assert setup.svid.chain and setup.bundle_pem == bundle.read_bytes()  # the intermediate travels with the leaf
+    with pytest.raises(Exception, match="differs from the SVID's wfm-id"):
+        prepare(tmp_path / "d", svid_cert=files.cert, svid_key=files.key, trust_bundle=bundle, wfm_id="wfm-y")
+    client = authority.client_svid("c1", wfm_id="wfm-x").write(tmp_path, "c1")
+    with pytest.raises(Exception, match="not a WFM SPIFFE ID"):
+        prepare(tmp_path / "d", svid_cert=client.cert, svid_key=client.key, trust_bundle=bundle, wfm_id=None)
+    with pytest.raises(Exception, match="needs --trust-bundle"):
+        prepare(tmp_path / "d", svid_cert=files.cert, svid_key=files.key, trust_bundle=None, wfm_id=None)

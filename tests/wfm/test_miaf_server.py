@@ -155,6 +155,7 @@ def test_a_client_without_a_valid_chain_is_refused_in_the_handshake(wfm: MiafWfm
     r = attempt(ids, wfm.base_url, fixture, "PUT", device, manifest(device))
     assert isinstance(r, str) and r.startswith("tls:"), r
     assert records(wfm, device) == []
+    assert any(row["method"] == "TLS" and row["check"] == "tls-handshake" for row in wfm.store.audit_rows())
 
 
 @pytest.mark.parametrize("fixture", ["C-P384", "C-ED25519", "C-RSA3072-PSS", "C-RSA3072-V15", "C-NODS"])

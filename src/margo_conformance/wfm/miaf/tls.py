@@ -14,6 +14,7 @@ Python cannot fail a handshake on a custom check, so the SPIFFE-ID shape is chec
 from __future__ import annotations
 
 import ssl
+import warnings
 from collections.abc import Collection
 
 from ...pki import IssuedCert
@@ -36,7 +37,9 @@ def miaf_server_context(svid: IssuedCert, bundle_pem: bytes, *, tls_versions: Co
     ctx.maximum_version = _VERSIONS[max(versions)]
     ctx.set_ciphers(_AEAD_SUITES)  # TLS 1.2 suites; the TLS 1.3 suites are all AEAD
     if D.TLS11_ACCEPTED in defects:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():  # the point of the defect is the deprecated version
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_1
         ctx.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:@SECLEVEL=0")
     ctx.set_alpn_protocols(["http/1.1"])
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_TICKET
