@@ -506,3 +506,36 @@ def test_fixture_requirements_agree_with_the_profile_data() -> None:
             n: (b["requirements"], b.get("question")) for n, b in data[group].items()}, group
     assert (data["trust_domain"], data["foreign_trust_domain"], data["wfm_id"]) == (
         TRUST_DOMAIN, "other.test", DEFAULT_WFM_ID)
+
+
+@pytest.mark.parametrize("key_type", [KeyType.P384, KeyType.ED25519, KeyType.RSA3072])
+def test_bundle_jwk_members_match_the_anchor_key_of_each_type(key_type: KeyType) -> None:
+    """The JWK members (joserfc) carry the anchor's own public key: EC x/y, OKP x, RSA n/e; x5c is its DER."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    from margo_conformance.pki.keys import cached_key
+    from margo_conformance.pki.spiffe import jwk_for_certificate
+
+    key = cached_key(key_type, "spiffe-jwk-anchor") if key_type is KeyType.RSA3072 else generate_key(key_type)
+    ca = TestCA(f"jwk anchor {key_type.value}", key=key)
+    jwk = jwk_for_certificate(ca.cert)
+    assert jwk["use"] == "x509-svid" and jwk["x5c"] == [base64.b64encode(ca.cert_der()).decode()]
+
+    def unb64(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    public = ca.cert.public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        nums = public.public_numbers()
+        assert (jwk["kty"], jwk["crv"]) == ("EC", "P-384")
+        assert (int.from_bytes(unb64(jwk["x"]), "big"), int.from_bytes(unb64(jwk["y"]), "big")) == (nums.x, nums.y)
+        assert len(unb64(jwk["x"])) == 48  # fixed length, leading zeros kept (RFC 7518 6.2.1.2)
+    elif isinstance(public, ed25519.Ed25519PublicKey):
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        assert (jwk["kty"], jwk["crv"], unb64(jwk["x"])) == ("OKP", "Ed25519", raw)
+    else:
+        assert isinstance(public, rsa.RSAPublicKey)
+        nums = public.public_numbers()
+        assert jwk["kty"] == "RSA"
+        assert (int.from_bytes(unb64(jwk["n"]), "big"), int.from_bytes(unb64(jwk["e"]), "big")) == (nums.n, nums.e)
+    assert not {"d", "p", "q"} & set(jwk)  # public members only

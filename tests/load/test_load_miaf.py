@@ -89,3 +89,17 @@ def test_an_httpsig_defect_name_under_the_miaf_profile_is_a_usage_error(tmp_path
     assert done.stderr.strip().splitlines() == [
         "error: --defect: unknown miaf-rc3 wfm defect onboarding-race-500; see 'margo-conformance defects --role "
         "wfm --profile miaf-rc3'"]
+
+
+def test_several_load_processes_under_operator_hooks_are_a_usage_error(tmp_path: Path) -> None:
+    """Each process would install its own trust domain through the hooks; only [identity] is shared."""
+    sut = tmp_path / "hooks.toml"
+    sut.write_text('[sut]\nrole = "wfm"\nname = "hooks WFM"\nprofile = "miaf-rc3"\n\n[wfm]\n'
+                   'base_url = "https://127.0.0.1:9"\nwfm_id = "wfm-h1"\ntrust_domain = "harness.test"\n\n'
+                   '[wfm.operator]\ntrust_bundle = "true {bundle_file}"\nadd_client = "true {spiffe_id}"\n'
+                   'retire_client = "true {spiffe_id}"\ninstall_wfm_svid = "true {svid_cert} {svid_key} {svid_chain}"\n')
+    done = _load("--sut", str(sut), "--processes", "2", "--output", str(tmp_path / "out"))
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines() == [
+        "error: a load spread over several processes needs [identity] ca_cert/ca_key in the SUT file (one signing "
+        "CA for every process); with operator hooks, run one process (--processes 1)"]

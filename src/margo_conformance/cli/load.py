@@ -27,12 +27,14 @@ def app(
     output: Optional[Path] = typer.Option(None, "--output", help="output directory (default reports/<time>-load/)"),
     max_violation_rate: float = typer.Option(0.0, "--max-violation-rate", help="share of answers that may violate "
                                              "the profile before the run fails (default 0)"),
-    fault_share: float = typer.Option(0.05, "--fault-share", help="extra wrong-key PUTs (must be refused), as a share "
-                                      "of the reports"),
+    fault_share: float = typer.Option(0.05, "--fault-share", help="extra PUTs that must be refused (wrong-key "
+                                      "signatures; under mutual TLS, clients of another trust domain or without a "
+                                      "certificate), as a share of the reports"),
     defect: list[str] = typer.Option([], "--defect", help="with --sut builtin: run the reference WFM with this defect"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress line and no console summary"),
     profile: Optional[str] = typer.Option(None, "--profile", help="spec profile (default: the SUT file's "
-                                          "sut.profile; with --sut builtin the default profile)"),
+                                          "sut.profile; with --sut builtin the default profile); its authenticator "
+                                          "picks the fleet: signed-request devices or SVID clients in mutual TLS"),
 ) -> None:
     """Load a WFM with a fleet of simulated devices and judge every answer under load.
 

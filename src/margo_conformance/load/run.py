@@ -118,6 +118,14 @@ def _check_profile(opts: LoadOptions, sut_profile: str, *, builtin: bool) -> Any
     return profile
 
 
+def _check_one_trust_domain(opts: LoadOptions, sut: SutConfig) -> None:
+    """With operator hooks the harness is the MIS and each load process would mint (and install) a trust domain
+    of its own, replacing the others' bundle and WFM SVID; only a vendor's signing CA ([identity]) is shared."""
+    if opts.authenticator == "mtls-svid" and sut.identity is None and (opts.processes > 1 or opts.master or opts.worker):
+        raise ConfigError("a load spread over several processes needs [identity] ca_cert/ca_key in the SUT file (one "
+                          "signing CA for every process); with operator hooks, run one process (--processes 1)")
+
+
 # --- the WFM under load ---------------------------------------------------------------------------------
 
 
@@ -297,6 +305,7 @@ def run_load(opts: LoadOptions) -> int:
             raise ConfigError(f"load certifies a WFM; the SUT file says sut.role = {sut.role!r}")
         if builtin is None:
             _check_profile(opts, sut.profile, builtin=False)
+            _check_one_trust_domain(opts, sut)
         problem = preflight.check(sut)
         if problem is not None:
             print(problem.message if problem.exit_code == EXIT_UNREACHABLE else f"error: {problem.message}",
@@ -422,7 +431,8 @@ def _watch(runner: Any, env: Environment, opts: LoadOptions, started: float, sam
         samples.append(Sample(round(elapsed, 1), rates, p95, users))
         spawned = spawned or users >= opts.devices or elapsed > opts.devices / opts.spawn_rate + 2
         if not opts.quiet:
-            print(_progress(elapsed, users, rates, p95, env, tally), file=sys.stderr, flush=True)
+            print(_progress(elapsed, users, rates, p95, env, tally, svid=opts.authenticator == "mtls-svid"),
+                  file=sys.stderr, flush=True)
         if elapsed >= opts.duration_s:
             return "duration"
         if spawned and users == 0:
@@ -435,8 +445,10 @@ def _entry(env: Environment, route: str) -> Any:
 
 
 def _progress(elapsed: float, users: int, rates: dict[str, float], p95: dict[str, float | None],
-              env: Environment, tally: Tally) -> str:
+              env: Environment, tally: Tally, *, svid: bool = False) -> str:
     put_p95 = p95.get("capabilities PUT")
-    return (f"t={elapsed:5.1f}s devices {users:>5}  onboardings/s {rates['onboarding POST']:7.1f}  "
+    # an SVID fleet (mutual TLS) has no onboarding: its members are WFM clients
+    who = f"clients {users:>5}" if svid else f"devices {users:>5}  onboardings/s {rates['onboarding POST']:7.1f}"
+    return (f"t={elapsed:5.1f}s {who}  "
             f"PUTs/s {rates['capabilities PUT']:7.1f}  p95 PUT {put_p95 or 0:5.0f} ms  "
             f"requests {env.stats.total.num_requests}  failures {env.stats.total.num_failures}")

@@ -858,31 +858,25 @@ def _check_segment(value: str, what: str) -> None:
 # ----- SPIFFE bundle JWKs ------------------------------------------------------------------------------------------
 
 
-def _b64url_uint(number: int, length: int | None = None) -> str:
-    size = length if length is not None else max(1, (number.bit_length() + 7) // 8)
-    return base64.urlsafe_b64encode(number.to_bytes(size, "big")).rstrip(b"=").decode("ascii")
-
-
 def jwk_for_certificate(cert: x509.Certificate) -> dict:
     """The JWK of an anchor in a SPIFFE bundle: ``use: x509-svid``, ``x5c`` = [base64 DER] and the public key
-    (RFC 7517/7518/8037). Hand-written: no JWK library is installed, and these few members need none."""
+    members (RFC 7517/7518/8037: EC crv/x/y, RSA n/e, OKP crv/x), which ``joserfc`` writes."""
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
     public = cert.public_key()
-    jwk: dict = {"use": "x509-svid"}
+    spki = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    kind: type[ECKey] | type[RSAKey] | type[OKPKey]
     if isinstance(public, ec.EllipticCurvePublicKey):
-        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(public.curve.name)
-        if crv is None:
+        if public.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
             raise ValueError(f"no JWK curve name for {public.curve.name}")
-        size = (public.curve.key_size + 7) // 8
-        nums = public.public_numbers()
-        jwk.update(kty="EC", crv=crv, x=_b64url_uint(nums.x, size), y=_b64url_uint(nums.y, size))
+        kind = ECKey
     elif isinstance(public, rsa.RSAPublicKey):
-        nums = public.public_numbers()
-        jwk.update(kty="RSA", n=_b64url_uint(nums.n), e=_b64url_uint(nums.e))
+        kind = RSAKey
     elif isinstance(public, ed25519.Ed25519PublicKey):
-        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        jwk.update(kty="OKP", crv="Ed25519", x=base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii"))
+        kind = OKPKey
     else:
         raise ValueError(f"no JWK form for {type(public).__name__}")
+    jwk: dict = {"use": "x509-svid", **kind.import_key(spki).as_dict(private=False)}
     jwk["x5c"] = [base64.b64encode(certificate_der(cert)).decode("ascii")]
     return jwk
 
