@@ -67,7 +67,7 @@ def test_requirements_lists_only_the_chosen_profiles_rows() -> None:
     assert "MTLS-02" in table and "SIG-11" not in table and "MRTY-06" not in table  # MRTY-06 binds the device
     questions = json.loads(runner.invoke(cli_app, ["requirements", "--questions", "--json", "--profile",
                                                    "miaf-rc3"]).stdout)
-    assert [q["id"] for q in questions] == ["Q-19"] + [f"Q-{i}" for i in range(40, 67)]  # Q-19 applies unchanged
+    assert [q["id"] for q in questions] == ["Q-19"] + [f"Q-{i}" for i in range(40, 67)] + ["Q-H06"]  # Q-19 applies unchanged
     everything = json.loads(runner.invoke(cli_app, ["requirements", "--json", "--all-profiles"]).stdout)
     assert len(everything) == 88 + 103
     listed = runner.invoke(cli_app, ["requirements", "--profiles"]).stdout.splitlines()

@@ -83,16 +83,17 @@ Feature: MIAF client authentication by X.509-SVID in mutual TLS
       | fixture | requirement |
       | C-SHA1  | SVID-15     |
 
+  @level:MUST @interpretation:Q-H06 @req:SVID-03
+  Scenario: A client SPIFFE ID with a query is refused (C-QUERY)
+    Basis: text: SVID-03 forbids a query in a SPIFFE ID; the digest's test of it asks "should be rejected (strict: fail if accepted)", so it is judged under Q-H06
+    When the client C-QUERY reports the device "probe"
+    Then the request is refused, as Q-H06 reads it (SVID-03)
+
   @level:MUST @interpretation:Q-57
   Scenario Outline: A client SVID the profile reads as weak is refused (<fixture>)
-    Basis: analogy Q-57: SVID-03/13/15 bind keys and issuance; rejecting them when validating is our reading
+    Basis: analogy Q-57: SVID-13/15 bind keys and issuance; rejecting them when validating is our reading
     When the client <fixture> reports the device "probe"
     Then the request is refused, as <question> reads it (<requirement>)
-
-    @req:SVID-03
-    Examples: a query in the SPIFFE ID
-      | fixture | requirement | question |
-      | C-QUERY | SVID-03     | Q-57     |
 
     @req:SVID-15
     Examples: an RSA key below 3072 bits

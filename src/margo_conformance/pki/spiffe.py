@@ -362,7 +362,7 @@ CLIENT_FIXTURES: Mapping[str, FixtureSpec] = MappingProxyType(
             _spec("C-0URI", "reject", "SVID-02 MTLS-02", "DNS SAN only, no URI SAN"),
             _spec("C-HTTP", "reject", "SVID-03", "https:// URI SAN"),
             _spec("C-ROOTPATH", "reject", "SVID-03", "spiffe://<td> (root path)"),
-            _spec("C-QUERY", "reject", "SVID-03", ".../client/c1?x=1"),
+            _spec("C-QUERY", "reject", "SVID-03", ".../client/c1?x=1", "Q-H06"),
             _spec("C-CA", "reject", "SVID-04", "leaf with cA=true"),
             _spec("C-KCS", "reject", "SVID-05", "leaf KU with keyCertSign"),
             _spec("C-CRL", "reject", "SVID-05", "leaf KU with cRLSign"),
