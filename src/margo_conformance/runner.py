@@ -51,6 +51,8 @@ class RunOptions:
     #: The lab's PEM key and X.509 certificate that sign the record (both or neither); without them it is unsigned.
     sign_key: Path | None = None
     sign_cert: Path | None = None
+    #: Device role: launches side by side (None: the cores; 1: one at a time).
+    jobs: int | None = None
 
 
 def resolve_sut(opts: RunOptions) -> SutConfig:
@@ -79,6 +81,8 @@ def resolve_sut(opts: RunOptions) -> SutConfig:
         raise ConfigError(f"--profile {opts.profile} but the SUT file says sut.profile = {sut.profile!r}")
     if opts.tags:
         check_tag_expression(opts.tags)
+    if opts.jobs is not None and opts.jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, not {opts.jobs}")
     return sut
 
 
@@ -121,6 +125,8 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
             args += [option, value]
     if opts.profile:
         args += ["--margo-profile", opts.profile]
+    if opts.jobs is not None:
+        args += ["--margo-jobs", str(opts.jobs)]
     if opts.strict:
         args.append("--margo-strict")
     if opts.keyword:
