@@ -174,8 +174,7 @@ def run(opts: RunOptions) -> int:
     # directory of its own, removed at the end whatever happened.
     run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
     try:
-        # PYTHONDONTWRITEBYTECODE: an installed harness writes nothing into its installation (no __pycache__).
-        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), "PYTHONDONTWRITEBYTECODE": "1"})
+        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), **bytecode_env()})
     finally:
         shutil.rmtree(run_tmp, ignore_errors=True)
     if returncode == 4:
@@ -223,6 +222,17 @@ def _write_record(output: Path, signing: object | None) -> None:
         print(f"Record: {envelope} signed by {signing.describe()}")  # type: ignore[attr-defined]
     else:
         print(f"Record: {envelope} UNSIGNED (give --sign-key and --sign-cert to sign it)")
+
+
+def bytecode_env() -> dict[str, str]:
+    """An installed harness writes nothing into its installation (PYTHONDONTWRITEBYTECODE). A checkout (an
+    editable install: the package under src/ next to pyproject.toml) keeps Python's own bytecode cache
+    (``__pycache__``, git-ignored); without it every process the run starts compiles the harness again, and a
+    device launch of the builtin reference pays about half a second for that."""
+    package = Path(__file__).resolve().parent
+    if package.parent.name == "src" and (package.parent.parent / "pyproject.toml").is_file():
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 #: After a forwarded stop signal, how long the suite gets to stop the device and write its summaries.
