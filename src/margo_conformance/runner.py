@@ -109,6 +109,9 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         "-c", str(STEPS_DIR / "pytest.ini"),
         "-p", "margo_conformance.pytest_plugin",
         "-p", "no:cacheprovider",
+        # Steps judge through the Judge, never a bare assert: pytest's assertion rewriting of every plugin module
+        # (uncached, with PYTHONDONTWRITEBYTECODE) was the largest part of a run's start-up.
+        "--assert=plain",
         "-p", "no:locust",  # Locust's pytest plugin is for locustfiles; the suites never load gevent
         "--margo-role", opts.role,
         "--margo-sut", opts.sut if opts.sut == "builtin" else str(Path(opts.sut).resolve()),

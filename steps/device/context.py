@@ -74,7 +74,7 @@ class DeviceScenario:
         """Judge ``recording``: attach it as this scenario's evidence."""
         self.recording = recording
         run = recording.run
-        where = f"; shared recording {recording.key!r}" if shared else ""
+        where = f"; shared recording {recording.key.removeprefix('recording:')!r}" if shared else ""
         attach_text(run.to_text(), f"device run ({run.variant}, stopped by {run.stopped_by}{where})")
         for o in recording.bootstrap_observations:
             attach_exchange(o, f"bootstrap channel: {o.summary()}")
