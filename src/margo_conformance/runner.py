@@ -113,6 +113,9 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         # (uncached, with PYTHONDONTWRITEBYTECODE) was the largest part of a run's start-up.
         "--assert=plain",
         "-p", "no:locust",  # Locust's pytest plugin is for locustfiles; the suites never load gevent
+        # Plugins of the test tools installed beside the harness, which a conformance run never uses (their imports
+        # cost most of a second at every run's start).
+        "-p", "no:faker", "-p", "no:anyio", "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:xdist.looponfail",
         "--margo-role", opts.role,
         "--margo-sut", opts.sut if opts.sut == "builtin" else str(Path(opts.sut).resolve()),
         "--margo-output", str(output),

@@ -70,7 +70,8 @@ class DeviceRun:
     started_at: float
     ended_at: float = 0.0
     exit_code: int | None = None
-    #: "exit" (the device stopped by itself), "condition" (the awaited traffic arrived), "timeout".
+    #: "exit" (the device stopped by itself), "condition" (the awaited traffic arrived), "timeout", "stopped"
+    #: (the run was stopping).
     stopped_by: str = ""
     stdout: str = ""
     stderr: str = ""
