@@ -3,11 +3,13 @@ Feature: The device onboards with a well-formed, signed request
   The device sends its X.509 certificate, base64-encoded, in a POST /api/v1/onboarding signed with the
   key of that certificate; it keeps the clientId the WFM assigns and uses it, byte for byte, in every
   later path. It reports capabilities only after a successful onboarding.
+  Scenarios tagged @recording:nominal judge one shared recording of a nominal run (onboard, report, sign
+  every request), made once per run: a defect in that run fails each of them that judges it.
 
   Background:
     Given the simulated WFM is running
 
-  @req:ONB-01 @req:ONB-02 @req:ONB-03 @req:GEN-01 @req:GEN-02 @req:GEN-06 @level:MUST
+  @req:ONB-01 @req:ONB-02 @req:ONB-03 @req:GEN-01 @req:GEN-02 @req:GEN-06 @level:MUST @recording:nominal
   Scenario: The onboarding request body is an OnboardingRequest
     When the device runs until it has onboarded
     Then every request is HTTP/1.1 with a JSON body labelled application/json (GEN-02, GEN-06)
@@ -16,7 +18,7 @@ Feature: The device onboards with a well-formed, signed request
     And the onboarding kind is exactly "OnboardingRequest" (ONB-03)
     And the onboarding apiVersion is the spec's example value (ONB-04, advisory)
 
-  @req:ONB-05 @req:CERT-08 @req:CERT-09 @req:CERT-11 @level:MUST @interpretation:Q-09
+  @req:ONB-05 @req:CERT-08 @req:CERT-09 @req:CERT-11 @level:MUST @interpretation:Q-09 @recording:nominal
   Scenario: The submitted certificate is a base64-encoded RFC 5280 certificate with an allowed key
     When the device runs until it has onboarded
     Then the submitted certificate is base64 of one X.509 certificate, DER or PEM (ONB-05, CERT-08)
@@ -24,7 +26,7 @@ Feature: The device onboards with a well-formed, signed request
     And a CA flag on the submitted certificate is reported (CERT-09, advisory)
     And the key of the submitted certificate is EC P-256, EC P-384 or RSA (CERT-11)
 
-  @req:ONB-06 @level:MUST @interpretation:Q-03
+  @req:ONB-06 @level:MUST @interpretation:Q-03 @recording:nominal
   Scenario: The onboarding request is signed by the key of the submitted certificate
     When the device runs until it has onboarded
     Then the onboarding request is signed (ONB-06)
@@ -36,7 +38,7 @@ Feature: The device onboards with a well-formed, signed request
     When the device runs until it has reported its capabilities
     Then every later request carries the clientId "c.9~f-_X" byte for byte (ONB-13)
 
-  @req:ONB-15 @level:MUST
+  @req:ONB-15 @level:MUST @recording:nominal
   Scenario: The device onboards before it reports capabilities
     When the device runs until it has reported its capabilities
     Then the device onboarded successfully before its first capabilities report (ONB-15)

@@ -1,10 +1,12 @@
-@profile:httpsig-2026h1
+@profile:httpsig-2026h1 @recording:nominal
 Feature: Every request of the device is signed, and every body carries its digest
   After onboarding, every request carries an RFC 9421 signature over "@method", "@target-uri"
   and "content-digest" with created and keyid, made with the key of the onboarded certificate using one
   of the four Margo algorithms, and every body carries an RFC 9530 Content-Digest. Signatures are verified
   by the harness itself at the moment each request arrived. The findings of the core diagnosis appear in
   every failure message.
+  Every scenario here judges the one shared recording of a nominal run (@recording:nominal), made once per
+  run: a defect in that run fails each of them that judges it.
 
   Background:
     Given the simulated WFM is running

@@ -36,6 +36,8 @@ REQ_TAG = re.compile(rf"req:(?P<id>{REQUIREMENT_ID})")
 LEVEL_TAG = re.compile(r"level:(?P<level>MUST|SHOULD|MAY)")
 Q_TAG = re.compile(rf"interpretation:(?P<id>{QUESTION_ID})")
 PROFILE_TAG = re.compile(r"profile:(?P<name>[a-z0-9][a-z0-9.-]*)")
+#: ``@recording:<name>``: the scenario judges a recording it shares with the others of that name (observatory.py).
+RECORDING_TAG = re.compile(r"recording:(?P<name>[a-z0-9][a-z0-9.-]*)")
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
@@ -62,6 +64,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--margo-engineer", default=None, help="who runs it (reports, record)")
     group.addoption("--margo-signer", default=None,
                     help="subject of the certificate the record will be signed with (none: unsigned)")
+    group.addoption("--margo-jobs", type=int, default=None,
+                    help="SUT launches side by side (default: the cores); 1: one at a time")
+    group.addoption("--margo-no-sharing", action="store_true",
+                    help="launch the SUT for every scenario, even those tagged @recording:<name> (benchmarks)")
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -85,6 +91,8 @@ def tag_marks(tag: str) -> list[pytest.MarkDecorator] | None:
                 pytest.mark.allure_label(m["id"], label_type="interpretation")]
     if m := PROFILE_TAG.fullmatch(tag):
         return [pytest.mark.profile(m["name"]), pytest.mark.allure_label(m["name"], label_type="profile")]
+    if m := RECORDING_TAG.fullmatch(tag):
+        return [pytest.mark.recording(m["name"]), pytest.mark.allure_label(m["name"], label_type="recording")]
     return None
 
 
@@ -157,6 +165,15 @@ class RunState:
         self.breaker = TransportBreaker(enabled=self.role == "wfm")
         self.planned = 0  # scenarios selected to run
         self.done = 0
+        from .observatory import default_jobs
+
+        #: How many launches of the SUT may run side by side, and whether @recording scenarios share one.
+        self.jobs: int = config.getoption("--margo-jobs") or default_jobs()
+        self.share_recordings: bool = not config.getoption("--margo-no-sharing")
+        #: Scenario -> where its SUT stopped by itself ("the device exited after the onboarding answer").
+        self.stops: dict[str, str] = {}
+        #: Scenario -> the Blocked it raised: resolved into "blocked by <requirement>" at the end of the run.
+        self.blocked: dict[str, Any] = {}
 
     def selection(self) -> dict[str, Any] | None:
         keyword = self.config.getoption("keyword", default="") or ""
@@ -216,6 +233,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "level(level): MUST, SHOULD or MAY")
     config.addinivalue_line("markers", "interpretation(id): interpretation (Q-ID) a scenario rests on")
     config.addinivalue_line("markers", "profile(name): the spec profile a scenario belongs to (none: every profile)")
+    config.addinivalue_line("markers", "recording(name): the shared recording a scenario judges (@recording:<name>)")
     if config.getoption("--margo-role", default=None) is None:
         return
     state = RunState(config)
@@ -493,6 +511,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif call.when == "call":
         if record.outcome in (None, "passed"):
             record.finish(outcome, cause, message)
+        from .verdict import Blocked
+
+        if call.excinfo is not None and isinstance(call.excinfo.value, Blocked):
+            state.blocked[item.nodeid] = call.excinfo.value
         record.duration_s = round(call.duration, 3)
     elif call.when == "teardown":
         record.settle()  # no call phase reported: broken, never passed (run_record.ScenarioRecord.settled)
@@ -527,6 +549,38 @@ def _console_after(config: pytest.Config, state: RunState, record: ScenarioRecor
             writer.line()
     elif state.done == state.planned or state.done % max(1, state.planned // 10) == 0:
         writer.line(line)
+
+
+def note_stop(config: pytest.Config, nodeid: str, stop: str) -> None:
+    """The SUT of this scenario's recording stopped by itself at ``stop``: a Blocked scenario that stopped at the
+    same point is blocked by what failed here (``resolve_blocked``)."""
+    if _RUN_KEY in config.stash:
+        run_state(config).stops[nodeid] = stop
+
+
+def resolve_blocked(state: RunState) -> None:
+    """Each Blocked scenario: NOT TESTED "blocked by <IDs> (<stop>)" when a check failed in a scenario whose SUT
+    stopped at the same point; else broken with its own message (nothing judged explains the stop)."""
+    for nodeid, blocked in state.blocked.items():
+        record = state.scenarios.get(nodeid)
+        if record is None or record.outcome != "not_tested":
+            continue
+        from .report.summary import requirement_sort_key
+
+        blockers = {req for other, stop in state.stops.items() if stop == blocked.stop and other != nodeid
+                    and other in state.scenarios
+                    for v in state.scenarios[other].verdicts
+                    if not v["passed"] and v.get("kind", "check") == "check" for req in v["requirements"]}
+        if blockers:
+            record.finish("not_tested", "not_tested",
+                          f"blocked by {', '.join(sorted(blockers, key=requirement_sort_key))} ({blocked.stop})")
+        else:
+            record.finish("broken", "broken", blocked.fallback)
+
+
+def scenario_template(item: pytest.Item) -> Any:
+    """pytest-bdd's ScenarioTemplate behind a test item (its feature, steps and tags), if any."""
+    return _scenario_template(item)
 
 
 def _scenario_template(item: pytest.Item) -> Any:
@@ -600,6 +654,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.record.aborted = state.breaker.reason().replace("not run: ", "stopped early: ")
 
     state.record.sut.facts = {**state.sut.describe(), **state.facts}
+    resolve_blocked(state)
     summary = build_summary(state.record, state.catalog)
     state.summary = summary
     if state.output is not None:

@@ -51,6 +51,8 @@ class RunOptions:
     #: The lab's PEM key and X.509 certificate that sign the record (both or neither); without them it is unsigned.
     sign_key: Path | None = None
     sign_cert: Path | None = None
+    #: Device role: launches side by side (None: the cores; 1: one at a time).
+    jobs: int | None = None
 
 
 def resolve_sut(opts: RunOptions) -> SutConfig:
@@ -79,6 +81,8 @@ def resolve_sut(opts: RunOptions) -> SutConfig:
         raise ConfigError(f"--profile {opts.profile} but the SUT file says sut.profile = {sut.profile!r}")
     if opts.tags:
         check_tag_expression(opts.tags)
+    if opts.jobs is not None and opts.jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, not {opts.jobs}")
     return sut
 
 
@@ -105,7 +109,13 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
         "-c", str(STEPS_DIR / "pytest.ini"),
         "-p", "margo_conformance.pytest_plugin",
         "-p", "no:cacheprovider",
+        # Steps judge through the Judge, never a bare assert: pytest's assertion rewriting of every plugin module
+        # (uncached, with PYTHONDONTWRITEBYTECODE) was the largest part of a run's start-up.
+        "--assert=plain",
         "-p", "no:locust",  # Locust's pytest plugin is for locustfiles; the suites never load gevent
+        # Plugins of the test tools installed beside the harness, which a conformance run never uses (their imports
+        # cost most of a second at every run's start).
+        "-p", "no:faker", "-p", "no:anyio", "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:xdist.looponfail",
         "--margo-role", opts.role,
         "--margo-sut", opts.sut if opts.sut == "builtin" else str(Path(opts.sut).resolve()),
         "--margo-output", str(output),
@@ -121,6 +131,8 @@ def pytest_args(opts: RunOptions, output: Path) -> list[str]:
             args += [option, value]
     if opts.profile:
         args += ["--margo-profile", opts.profile]
+    if opts.jobs is not None:
+        args += ["--margo-jobs", str(opts.jobs)]
     if opts.strict:
         args.append("--margo-strict")
     if opts.keyword:
@@ -168,8 +180,7 @@ def run(opts: RunOptions) -> int:
     # directory of its own, removed at the end whatever happened.
     run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
     try:
-        # PYTHONDONTWRITEBYTECODE: an installed harness writes nothing into its installation (no __pycache__).
-        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), "PYTHONDONTWRITEBYTECODE": "1"})
+        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), **bytecode_env()})
     finally:
         shutil.rmtree(run_tmp, ignore_errors=True)
     if returncode == 4:
@@ -217,6 +228,17 @@ def _write_record(output: Path, signing: object | None) -> None:
         print(f"Record: {envelope} signed by {signing.describe()}")  # type: ignore[attr-defined]
     else:
         print(f"Record: {envelope} UNSIGNED (give --sign-key and --sign-cert to sign it)")
+
+
+def bytecode_env() -> dict[str, str]:
+    """An installed harness writes nothing into its installation (PYTHONDONTWRITEBYTECODE). A checkout (an
+    editable install: the package under src/ next to pyproject.toml) keeps Python's own bytecode cache
+    (``__pycache__``, git-ignored); without it every process the run starts compiles the harness again, and a
+    device launch of the builtin reference pays about half a second for that."""
+    package = Path(__file__).resolve().parent
+    if package.parent.name == "src" and (package.parent.parent / "pyproject.toml").is_file():
+        return {}
+    return {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 #: After a forwarded stop signal, how long the suite gets to stop the device and write its summaries.

@@ -182,6 +182,18 @@ class NotTested(pytest.skip.Exception):  # type: ignore[misc,name-defined]
         super().__init__(f"NOT TESTED: {reason}", pytrace=False)
 
 
+class Blocked(NotTested):
+    """The SUT stopped on its own before it did what this scenario judges (a device that exited after an answer
+    it could not use): NOT TESTED, "blocked by" the requirement a check of the run failed at that point. The
+    plugin names the blocker at the end of the run; when no failed check explains the stop, the scenario is
+    broken with ``fallback`` (the harness could not judge, and nothing judged says why)."""
+
+    def __init__(self, stop: str, fallback: str) -> None:
+        super().__init__(f"blocked: {stop}")
+        self.stop = stop
+        self.fallback = fallback
+
+
 Kind = Literal["check", "observation"]
 
 

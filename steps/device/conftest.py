@@ -1,4 +1,4 @@
-"""Device-role fixtures: one simulated WFM and one device driver per run, a clean slate per scenario."""
+"""Device-role fixtures: the device driver, the run's recordings (made ahead, side by side), a scenario state."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from margo_conformance.pytest_plugin import RunState, announce
+from margo_conformance.observatory import Observatory
+from margo_conformance.pytest_plugin import RunState, announce, scenario_template
 from margo_conformance.sut.device import DeviceUnderTest, open_device_under_test
 
 from .context import DeviceScenario
 from .device_steps import *  # noqa: F401,F403
+from .recordings import Recordings, schedule_all
 from margo_conformance.wfm.simulated import SimulatedWfm
 
 
 @pytest.fixture(scope="session")
 def simulated_wfm(run: RunState) -> Iterator[SimulatedWfm]:
+    """The WFM of recordings made in the scenario's own thread (manual mode, or one nothing planned)."""
     wfm = SimulatedWfm()
     run.facts.update({"simulated_wfm.base_url": wfm.main.base_url, "simulated_wfm.root_ca": str(wfm.main.ca_file)})
     try:
@@ -34,7 +37,27 @@ def device_under_test(run: RunState, request: pytest.FixtureRequest) -> Iterator
         device.close()
 
 
+@pytest.fixture(scope="session")
+def recordings(run: RunState, request: pytest.FixtureRequest, simulated_wfm: SimulatedWfm,
+               device_under_test: DeviceUnderTest) -> Iterator[Recordings]:
+    """Every selected scenario's recording scheduled at once, in scenario order, on ``run.jobs`` workers (each
+    with its own simulated WFM); a device in manual mode, or one that cannot run twice, gets one at a time."""
+    target = device_under_test.target
+    manual = target.mode == "manual"
+    jobs = 1 if manual or not target.parallel else run.jobs
+    observatory: Observatory[SimulatedWfm, object] = Observatory(
+        jobs=jobs, make_slot=SimulatedWfm, close_slot=lambda wfm: wfm.stop(), inline_slot=lambda: simulated_wfm,
+        prelaunch=not manual)
+    run.facts["device.jobs"] = str(jobs)
+    result = Recordings(observatory, sharing=run.share_recordings)
+    result.until = schedule_all(request.session.items, observatory, device_under_test, scenario_template,
+                                sharing=result.sharing)
+    try:
+        yield result
+    finally:
+        observatory.close(stop_running=device_under_test.close)  # a stopped run ends the launches in flight
+
+
 @pytest.fixture
-def scenario(simulated_wfm: SimulatedWfm, device_under_test: DeviceUnderTest) -> DeviceScenario:
-    simulated_wfm.reset()
-    return DeviceScenario(wfm=simulated_wfm, device=device_under_test)
+def scenario(device_under_test: DeviceUnderTest) -> DeviceScenario:
+    return DeviceScenario(wfm=None, device=device_under_test)

@@ -1,29 +1,34 @@
 """Steps of the device-role features: set the simulated WFM's behaviour, run the device, judge its bytes.
 
-Given steps configure the simulated WFM (TLS chain, faults, clientId); one When step runs the device
-until the traffic the scenario needs has arrived; Then steps judge the recorded requests with the
-checks of ``margo_conformance.checks.device``. A device that did not even try (exited at once, never
-connected) leaves the scenario broken: "it sent nothing" is never taken as a pass without evidence that
-it tried.
+Given steps describe the simulated WFM (TLS chain, faults, clientId) of the scenario's recording; one When step
+takes that recording (made ahead of the scenario, or shared with the scenarios tagged ``@recording:<name>``:
+``recordings.py``) and checks the device got as far as the scenario needs; Then steps judge the recorded
+requests with the checks of ``margo_conformance.checks.device``. A device that did not even try (exited at
+once, never connected) leaves the scenario broken: "it sent nothing" is never taken as a pass without evidence
+that it tried. A device that exited by itself before that point is NOT TESTED, blocked by the requirement a
+check of the run failed where it stopped (``verdict.Blocked``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pytest_bdd import given, parsers, then, when
+import pytest
+from pytest_bdd import parsers, then, when
 
 from margo_conformance.checks import device as checks
 from margo_conformance.errors import HarnessError
-from margo_conformance.verdict import Judge, NotTested
+from margo_conformance.pytest_plugin import note_stop
+from margo_conformance.verdict import Blocked, Judge, NotTested
+from margo_conformance.wfm.simulated import SimulatedWfm
 
 from ..reqtext import requirements
 from .context import DeviceScenario
+from .recordings import (Recordings, check_shared, is_shared, needs, record, recording_key, satisfied,
+                         setup_step)
 
-# --- the simulated WFM's behaviour ----------------------------------------------------------------
+# --- the simulated WFM's behaviour (recording setup: see recordings.py) -----------------------------
 
 
-@given("the simulated WFM is running")
+@setup_step("the simulated WFM is running")
 def _(scenario: DeviceScenario) -> None:
     scenario.variant = "out-of-band"
 
@@ -37,116 +42,112 @@ _TLS_CHOICES = {
 }
 
 
-@given(parsers.parse("the WFM presents {what}"))
+@setup_step(parsers.parse("the WFM presents {what}"))
 def _(scenario: DeviceScenario, what: str) -> None:
-    scenario.wfm.main.reconfigure_tls(_TLS_CHOICES[what])
+    choice = _TLS_CHOICES[what]
+    scenario.setup.append(lambda wfm: wfm.main.reconfigure_tls(choice))
 
 
-@given("the WFM accepts only TLS 1.2")
+@setup_step("the WFM accepts only TLS 1.2")
 def _(scenario: DeviceScenario) -> None:
-    scenario.wfm.main.reconfigure_tls("valid", min_version="1.2", max_version="1.2")
+    scenario.setup.append(lambda wfm: wfm.main.reconfigure_tls("valid", min_version="1.2", max_version="1.2"))
 
 
-@given("the device downloads the WFM root CA over a bootstrap channel it trusts")
+@setup_step("the device downloads the WFM root CA over a bootstrap channel it trusts")
 def _(scenario: DeviceScenario) -> None:
     if not scenario.device.supports("bootstrap"):
         raise NotTested("the SUT file has no device.launch_bootstrap command (root CA download over a bootstrap channel)")
     scenario.variant = "bootstrap"
-    scenario.wfm.bootstrap_used = True
+    scenario.setup.append(lambda wfm: setattr(wfm, "bootstrap_used", True))
 
 
-@given("the bootstrap channel presents a certificate from an unrelated CA")
+@setup_step("the bootstrap channel presents a certificate from an unrelated CA")
 def _(scenario: DeviceScenario) -> None:
-    scenario.wfm.present_untrusted_bootstrap_chain()
+    scenario.setup.append(lambda wfm: wfm.present_untrusted_bootstrap_chain())
 
 
-@given("the device runs as a see-thru gateway with children")
+@setup_step("the device runs as a see-thru gateway with children")
 def _(scenario: DeviceScenario) -> None:
     if not scenario.device.supports("gateway"):
         raise NotTested("the SUT file has no device.launch_gateway command (see-thru gateway mode)")
     scenario.variant = "gateway"
 
 
-@given("the WFM serves its API under a path prefix")
+@setup_step("the WFM serves its API under a path prefix")
 def _(scenario: DeviceScenario) -> None:
-    scenario.wfm.use_prefixed()
+    scenario.setup.append(lambda wfm: wfm.use_prefixed())
 
 
-@given("the WFM listens on port 443 and the device is given a URL without a port")
-def _(scenario: DeviceScenario) -> None:
-    problem = scenario.wfm.use_port_443()
+def _use_port_443(wfm: SimulatedWfm) -> None:
+    problem = wfm.use_port_443()
     if problem is not None:
         raise NotTested(problem)
 
 
-@given(parsers.parse('the WFM assigns the clientId "{client_id}"'))
+@setup_step("the WFM listens on port 443 and the device is given a URL without a port")
+def _(scenario: DeviceScenario) -> None:
+    scenario.setup.append(_use_port_443)
+
+
+@setup_step(parsers.parse('the WFM assigns the clientId "{client_id}"'))
 def _(scenario: DeviceScenario, client_id: str) -> None:
-    scenario.wfm.main.faults.assign_client_id(client_id)
+    scenario.setup.append(lambda wfm: wfm.main.faults.assign_client_id(client_id))
 
 
-@given("the WFM refuses onboarding with 403")
+@setup_step("the WFM refuses onboarding with 403")
 def _(scenario: DeviceScenario) -> None:
-    scenario.wfm.main.faults.reject_onboarding(count=None)
+    scenario.setup.append(lambda wfm: wfm.main.faults.reject_onboarding(count=None))
 
 
-@given("the WFM refuses onboarding with 400")
+@setup_step("the WFM refuses onboarding with 400")
 def _(scenario: DeviceScenario) -> None:
-    scenario.wfm.main.faults.fail_onboarding(count=None)
+    scenario.setup.append(lambda wfm: wfm.main.faults.fail_onboarding(count=None))
 
 
-@given(parsers.parse("the WFM answers the first capabilities report with 503 and Retry-After {seconds:d}"))
+@setup_step(parsers.parse("the WFM answers the first capabilities report with 503 and Retry-After {seconds:d}"))
 def _(scenario: DeviceScenario, seconds: int) -> None:
-    scenario.wfm.main.faults.unavailable(retry_after=seconds, count=1, route="capabilities")
+    scenario.setup.append(lambda wfm: wfm.main.faults.unavailable(retry_after=seconds, count=1, route="capabilities"))
     scenario.retry_after_s = float(seconds)
 
 
 # --- running the device ------------------------------------------------------------------------------
 
 
-def _run(scenario: DeviceScenario, until: Callable[[list], bool] | None, what: str | None) -> None:
-    log = scenario.wfm.active.observations
-    condition = None if until is None else (lambda: until(log.all()))
-    run = scenario.device.run(scenario.endpoints, variant=scenario.variant, until=condition)
-    scenario.record_run(run)
-    if until is not None and not until(scenario.observations):
-        legacy = [o for o in checks.capability_attempts(scenario.observations) if o.route != checks.CAPABILITIES_ROUTE]
-        if legacy:
-            raise NotTested(f"the device reported capabilities on another route ({legacy[0].summary()}; CAP-04 judges "
-                            f"that), so it never got as far as {what}")
-        raise HarnessError(f"the device did not get as far as {what}: {scenario.explain()}")
-
-
-def _onboarded(observations: list) -> bool:
-    return bool(checks.http(observations, checks.ONBOARDING_ROUTE))
-
-
-def _reported(observations: list) -> bool:
-    """Any capabilities write counts, a legacy POST too: CAP-04 then names it instead of the run breaking."""
-    return bool(checks.capability_attempts(observations))
+def _run(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: Recordings, until: str | None) -> None:
+    """Take the scenario's recording (shared, made ahead, or made now) and judge whether it got far enough."""
+    key = recording_key(request.node, sharing=recordings.sharing)
+    check_shared(scenario, key)
+    reach = recordings.until.get(key, until)
+    recording = recordings.observatory.take(key, lambda wfm: record(scenario, wfm, reach, key))
+    scenario.use(recording, is_shared(key))
+    if recording.run.stopped_by == "exit":
+        note_stop(request.config, request.node.nodeid, recording.stop_point())
+    if until is None or satisfied(scenario, until, scenario.observations):
+        return
+    what = needs(scenario, until)
+    legacy = [o for o in checks.capability_attempts(scenario.observations) if o.route != checks.CAPABILITIES_ROUTE]
+    if legacy:
+        raise NotTested(f"the device reported capabilities on another route ({legacy[0].summary()}; CAP-04 judges "
+                        f"that), so it never got as far as {what}")
+    broken = f"HarnessError: the device did not get as far as {what}: {scenario.explain()}"
+    if recording.run.stopped_by == "exit":
+        raise Blocked(recording.stop_point(), broken)
+    raise HarnessError(broken.removeprefix("HarnessError: "))
 
 
 @when("the device runs")
-def _(scenario: DeviceScenario) -> None:
-    _run(scenario, None, None)
+def _(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: Recordings) -> None:
+    _run(request, scenario, recordings, None)
 
 
 @when("the device runs until it has onboarded")
-def _(scenario: DeviceScenario) -> None:
-    _run(scenario, _onboarded, "an onboarding request")
+def _(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: Recordings) -> None:
+    _run(request, scenario, recordings, "onboarded")
 
 
 @when("the device runs until it has reported its capabilities")
-def _(scenario: DeviceScenario) -> None:
-    if scenario.variant == "gateway":
-        def done(obs: list) -> bool:
-            return any("/" in checks._device_id(o) for o in checks.http(obs, checks.CAPABILITIES_ROUTE))
-        _run(scenario, done, "a capabilities report of a gateway child")
-    elif scenario.retry_after_s is not None:
-        def retried(obs: list) -> bool:
-            return len([o for o in checks.http(obs, checks.CAPABILITIES_ROUTE) if o.request.method == "PUT"]) >= 2
-        _run(scenario, retried, "a retry of the capabilities report after the 503")
-    else:
-        _run(scenario, _reported, "a capabilities report")
+def _(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: Recordings) -> None:
+    _run(request, scenario, recordings, "reported")
 
 
 # --- judging: trust ------------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
 
 @then(parsers.parse("the device's requests reached the WFM's API under its base URL ({req})"))
 def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
-    prefix = scenario.wfm.active.config.prefix
+    prefix = scenario.prefix
     judge(checks.requests_under_base_url(scenario.observations, prefix).bound_to(*requirements(req)))
 
 

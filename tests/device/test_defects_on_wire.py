@@ -140,6 +140,13 @@ def test_cert_raw_pem_defect(run_device) -> None:
     assert "invalid-certificate-format" in str(out.error)
 
 
+def test_body_text_plain_defect_labels_the_onboarding_body_and_stops_at_the_refusal(run_device) -> None:
+    out = run_device("body-text-plain")
+    onboarding = out.http[0]
+    assert onboarding.request.header("content-type") == "text/plain"
+    assert onboarding.status == 415 and isinstance(out.error, WfmRefused) and len(out.http) == 1
+
+
 def test_ignore_client_id_defect_uses_its_own_id_in_paths(run_device, wfm) -> None:
     wfm.faults.assign_client_id("c.9~f-_X")
     out = run_device("ignore-client-id")

@@ -19,7 +19,7 @@ ACCEPTED = {
             "wfm.operator.revoke", "wfm.operator.approve_pending", "wfm.operator.reject_pending",
             "wfm.operator.timeout_s"},
     "device": {"sut.role", "sut.name", "sut.profile", "sut.vendor", "sut.product", "sut.version", "device.mode", "device.launch", "device.launch_bootstrap",
-               "device.launch_gateway", "device.timeout_s", "device.env.ACME_LOG_LEVEL"},
+               "device.launch_gateway", "device.timeout_s", "device.parallel", "device.env.ACME_LOG_LEVEL"},
 }
 
 

@@ -54,6 +54,12 @@ def test_wfm_file_loads(tmp_path: Path) -> None:
 def test_device_file_loads(tmp_path: Path) -> None:
     sut = load_sut(write(tmp_path, DEVICE_OK))
     assert sut.device is not None and sut.device.mode == "launch" and sut.device.timeout_s == 30
+    assert sut.device.parallel  # launches may run side by side unless the file says otherwise
+
+
+def test_a_device_that_cannot_run_twice_says_so(tmp_path: Path) -> None:
+    sut = load_sut(write(tmp_path, DEVICE_OK + "parallel = false\n"))
+    assert sut.device is not None and sut.device.parallel is False
 
 
 @pytest.mark.parametrize(
@@ -74,6 +80,7 @@ def test_device_file_loads(tmp_path: Path) -> None:
         (DEVICE_OK.replace('timeout_s = 30', 'timeout_s = 0'), "device.timeout_s: must be greater than 0"),
         (DEVICE_OK.replace('{state_dir}"', '{state}"'), "device.launch: unknown placeholder {state}"),
         (DEVICE_OK.replace('timeout_s = 30', 'timeout_s = true'), "device.timeout_s: expected an integer or a number, got a boolean"),
+        (DEVICE_OK + 'parallel = "no"\n', "device.parallel: expected a boolean, got str"),
         ("[sut\nrole=1", "not valid TOML"),
         (WFM_OK.replace("[wfm]", "[device]"), "[device]: not allowed for sut.role = 'wfm'"),
         (WFM_OK.split("[wfm]")[0], "[wfm]: required table is missing"),

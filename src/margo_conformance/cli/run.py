@@ -32,6 +32,9 @@ def app(
                                             "RSA, Ed25519) that signs the certification record"),
     sign_cert: Optional[Path] = typer.Option(None, "--sign-cert", help="the lab's X.509 certificate (PEM, leaf first) "
                                              "for --sign-key; it goes into the record, the key never does"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="device role: launches of the device side by side "
+                                       "(default: the cores); 1 for a device that cannot run twice on one machine "
+                                       "(or [device] parallel = false in the SUT file)"),
 ) -> None:
     """Certify a SUT: run the role's Gherkin suite, write summary.md, summary.json, junit.xml and allure-results/.
 
@@ -42,5 +45,5 @@ def app(
     """
     code = run(RunOptions(role=role, sut=sut, profile=profile, defects=list(defect), keyword=keyword,
                           tags=tags, output=output, strict=strict, verbose=verbose, debug=debug, lab=lab,
-                          engineer=engineer, sign_key=sign_key, sign_cert=sign_cert))
+                          engineer=engineer, sign_key=sign_key, sign_cert=sign_cert, jobs=jobs))
     raise typer.Exit(code)

@@ -404,7 +404,8 @@ class DeviceClient:
         for attempt in range(policy.attempts):
             last = attempt == policy.attempts - 1
             try:
-                exchange = wire.send(method, path, body, signer=signer, note=what)
+                exchange = wire.send(method, path, body, signer=signer, note=what,
+                                     content_type=self.behaviour.body_content_type)
             except (WfmNotTrusted, WfmTlsFailed) as exc:  # retrying would not change the handshake
                 self.exchanges.append(exc.exchange)
                 raise

@@ -58,6 +58,8 @@ class Behaviour:
     gateway_hosting_fields: bool = False
     # errors and retries (ERR-04)
     honour_retry_after: bool = True
+    # the media type of every request body (GEN-06)
+    body_content_type: str = "application/json"
 
     defects: tuple[str, ...] = field(default=())
 
@@ -138,6 +140,9 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
     (Defect("retry-ignores-retry-after", "device", "ERR-04",
             "retries at once after 429/503, ignoring Retry-After"),
      _set(honour_retry_after=False)),
+    (Defect("body-text-plain", "device", "GEN-06",
+            "labels its request bodies text/plain (the WFM refuses the onboarding with 415 and the device stops)"),
+     _set(body_content_type="text/plain")),
     (Defect("cert-raw-pem", "device", "ONB-05",
             "sends the onboarding certificate as raw PEM text instead of base64"),
      _set(certificate_form="pem")),

@@ -57,6 +57,9 @@ def render_console_summary(summary: dict[str, Any]) -> list[str]:
     ]
     for row in [r for r in summary["requirements"] if r["verdict"] == "FAIL"][:8]:
         lines.append(f"FAIL {row['id']}: {row['reason'][:200]}")
+    from .summary import blocked_lines
+
+    lines += [f"Blocked:      {line}" for line in blocked_lines(summary)]
     broken = [s for s in summary["scenarios"] if s["outcome"] == "broken"]
     for s in broken[:5]:
         lines.append(f"Broken: {s['name']}: {s['message'][:150]}")

@@ -114,6 +114,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "Requirements: " + ", ".join(f"{k} {v}" for k, v in counts["requirements"].items()),
         "",
     ]
+    from .summary import blocked_lines
+
+    for line in blocked_lines(summary):  # once, not once per scenario
+        out += [f"**Blocked:** {line}: the SUT stopped there, so these scenarios could not be judged.", ""]
     if result["failed_musts"]:
         out += ["**Failed requirements:** " + ", ".join(result["failed_musts"]), "", "## Failed requirements", ""]
         out += _failed_requirement_lines(summary)

@@ -299,7 +299,24 @@ def decide_result(record: RunRecord, scenarios: list[dict[str, Any]],
         verdict, exit_code = "PASS", 0
         headline = "every requirement this suite judges passed"
     return {"verdict": verdict, "exit_code": exit_code, "failed_musts": failed_musts, "headline": headline,
-            "untested_musts": [r["id"] for r in gaps]}
+            "untested_musts": [r["id"] for r in gaps], "blocked": blocked_groups(scenarios)}
+
+
+BLOCKED_PREFIX = "blocked by "
+
+
+def blocked_groups(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """NOT TESTED scenarios blocked by a failure the run already judged (the SUT stopped there), one entry per
+    reason: what the summaries say once instead of once per scenario."""
+    reasons = Counter(s["message"] for s in scenarios
+                      if s["outcome"] == "not_tested" and s["message"].startswith(BLOCKED_PREFIX))
+    return [{"reason": reason, "scenarios": count} for reason, count in reasons.items()]
+
+
+def blocked_lines(summary: dict[str, Any]) -> list[str]:
+    """``18 scenario(s) NOT TESTED, blocked by GEN-06 (the device exited after the onboarding answer)``."""
+    return [f"{group['scenarios']} scenario(s) NOT TESTED, {group['reason']}"
+            for group in summary["result"].get("blocked") or ()]
 
 
 def build_summary(record: RunRecord, catalog: Any, *, finished_at: float | None = None) -> dict[str, Any]:

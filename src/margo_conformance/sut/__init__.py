@@ -172,6 +172,8 @@ class DeviceTarget:
     timeout_s: float = 30.0
     #: Extra environment for the launched process.
     env: dict[str, str] = field(default_factory=dict)
+    #: False for a device that cannot run twice on one machine: the harness launches one at a time (``--jobs 1``).
+    parallel: bool = True
 
 
 @dataclass(frozen=True)
@@ -460,6 +462,7 @@ def _parse_device(section: _Section) -> DeviceTarget:
         if variants[key] is not None:
             _check_placeholders(f"device.{key}", variants[key], LAUNCH_PLACEHOLDERS)
     timeout = _positive("device.timeout_s", section.get("timeout_s", (int, float), 30))
+    parallel = section.get("parallel", bool, True)
     env_section = section.table("env")
     env: dict[str, str] = {}
     if env_section is not None:
@@ -467,7 +470,7 @@ def _parse_device(section: _Section) -> DeviceTarget:
             env[key] = env_section.get(key, str)
         env_section.finish()
     section.finish()
-    return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, **variants)
+    return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, parallel=parallel, **variants)
 
 
 #: The [sut] keys that name who and what is certified; each one line of printable text (quoted in signed records).

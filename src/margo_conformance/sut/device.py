@@ -70,7 +70,8 @@ class DeviceRun:
     started_at: float
     ended_at: float = 0.0
     exit_code: int | None = None
-    #: "exit" (the device stopped by itself), "condition" (the awaited traffic arrived), "timeout".
+    #: "exit" (the device stopped by itself), "condition" (the awaited traffic arrived), "timeout", "stopped"
+    #: (the run was stopping).
     stopped_by: str = ""
     stdout: str = ""
     stderr: str = ""
@@ -99,6 +100,9 @@ class DeviceUnderTest:
     #: Manual mode talks to the person at the terminal: past pytest's output capture, straight to stderr.
     announce: Callable[[str], None] = field(default=lambda text: print(text, file=sys.__stderr__, flush=True))
     _live: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: Set by ``close``: no new launch starts, and a launch in flight stops waiting (recordings made ahead on
+    #: worker threads end with the run).
+    _closing: bool = False
 
     def supports(self, variant: LaunchVariant) -> bool:
         if self.target.mode == "manual":
@@ -125,6 +129,8 @@ class DeviceUnderTest:
         template = self._template(variant)
         if template is None:
             raise HarnessError(f"no launch command for the {variant} variant")
+        if self._closing:
+            raise HarnessError("the run is stopping: the device was not launched")
         values = endpoints.values(state_dir)
         try:
             argv = [word.format(**values) for word in template]
@@ -160,6 +166,8 @@ class DeviceUnderTest:
         while True:
             if proc.poll() is not None:
                 return "exit"
+            if self._closing:
+                return "stopped"
             if until is not None and until():
                 settle = time.monotonic() + SETTLE_S
                 while time.monotonic() < settle and proc.poll() is None:
@@ -203,6 +211,7 @@ class DeviceUnderTest:
 
     def close(self) -> None:
         """Never leave a device process behind."""
+        self._closing = True
         for proc in list(self._live):
             self._stop(proc)
 
