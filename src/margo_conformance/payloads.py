@@ -97,11 +97,11 @@ def load_samples(
 
 def get_sample(name: str, *, index: Path | None = None) -> Sample:
     """One sample by name; KeyError naming the close matches when it is not there."""
-    samples = load_samples(index=index)
-    for sample in samples:
-        if sample.name == name:
-            return sample
-    close = difflib.get_close_matches(name, [s.name for s in samples], n=3)
+    raws = _load_index(str(index or INDEX_FILE))
+    for raw in raws:  # only the one asked for is copied out of the index (a scenario asks for one of ~100)
+        if raw[0] == name:
+            return _materialise(raw)
+    close = difflib.get_close_matches(name, [raw[0] for raw in raws], n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise KeyError(f"no sample named {name!r} in {index or INDEX_FILE}{hint}")
 

@@ -180,7 +180,7 @@ def run(opts: RunOptions) -> int:
     # directory of its own, removed at the end whatever happened.
     run_tmp = Path(tempfile.mkdtemp(prefix="margo-run-"))
     try:
-        returncode = _run_pytest(cmd, env={**os.environ, "TMPDIR": str(run_tmp), **bytecode_env()})
+        returncode = _run_pytest(cmd, env=suite_env(run_tmp))
     finally:
         shutil.rmtree(run_tmp, ignore_errors=True)
     if returncode == 4:
@@ -230,15 +230,23 @@ def _write_record(output: Path, signing: object | None) -> None:
         print(f"Record: {envelope} UNSIGNED (give --sign-key and --sign-cert to sign it)")
 
 
-def bytecode_env() -> dict[str, str]:
-    """An installed harness writes nothing into its installation (PYTHONDONTWRITEBYTECODE). A checkout (an
-    editable install: the package under src/ next to pyproject.toml) keeps Python's own bytecode cache
-    (``__pycache__``, git-ignored); without it every process the run starts compiles the harness again, and a
-    device launch of the builtin reference pays about half a second for that."""
-    package = Path(__file__).resolve().parent
-    if package.parent.name == "src" and (package.parent.parent / "pyproject.toml").is_file():
-        return {}
-    return {"PYTHONDONTWRITEBYTECODE": "1"}
+def pycache_dir() -> Path:
+    """Where the processes of a run keep Python's bytecode: the user's cache, never the installation."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "margo-conformance" / "pycache"
+
+
+def suite_env(run_tmp: Path) -> dict[str, str]:
+    """The environment of the suite's pytest and of every process it starts (a launched device too).
+
+    Bytecode goes to ``pycache_dir()`` (PYTHONPYCACHEPREFIX), so an installed harness still writes nothing into
+    its installation, yet no process compiles the harness again, nor does pytest assertion-rewrite the step
+    modules again, even where PYTHONDONTWRITEBYTECODE is set (a device launch of the builtin reference paid about
+    half a second for that)."""
+    env = {**os.environ, "TMPDIR": str(run_tmp)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache_dir())
+    return env
 
 
 #: After a forwarded stop signal, how long the suite gets to stop the device and write its summaries.
