@@ -47,6 +47,7 @@ def test_an_svid_fleet_in_two_processes_against_the_reference_miaf_wfm_passes(tm
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = _summary(tmp_path)
     assert summary["sut"]["profile"] == "miaf-rc3" and summary["run"]["processes"] == 2
+    assert summary["sut"]["spec"].startswith("margo/specification@")
     assert summary["result"]["violations"] == 0 and summary["run"]["finished_by"] == "every device done"
     put, delete = _route(summary, "capabilities PUT"), _route(summary, "capabilities DELETE")
     # each client's first report creates its record (201), the next ones replace it (200): MCAP-05 per caller

@@ -77,8 +77,8 @@ def build_load_summary(*, env: Any, sut: Any, opts: Any, tally: Tally, samples: 
     return {
         "schema_version": 1,
         "harness": {"name": "margo-conformance", "version": __version__},
-        "sut": {"name": sut.name, "profile": sut.profile, "base_url": sut.wfm.base_url if sut.wfm else "",
-                "defects": list(opts.defects)},
+        "sut": {"name": sut.name, "profile": sut.profile, **_spec_of(sut.profile),
+                "base_url": sut.wfm.base_url if sut.wfm else "", "defects": list(opts.defects)},
         "run": {"started_at": _iso(started), "finished_at": _iso(ended), "duration_s": round(duration, 2),
                 "finished_by": finished_by, "devices": opts.devices, "spawn_rate": opts.spawn_rate,
                 "report_every_s": opts.report_every_s, "reports_per_device": opts.reports,
@@ -104,6 +104,15 @@ def validate_load_summary(summary: dict[str, Any]) -> list[str]:
     schema = json.loads(LOAD_SUMMARY_SCHEMA.read_text())
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(summary)]
+
+
+def _spec_of(name: str | None) -> dict[str, str]:
+    """``{"spec": "margo/specification@<commit>"}`` of the profile, so the JSON summary stamps the spec too."""
+    if not name:
+        return {}
+    from ..profiles import load_profile
+
+    return {"spec": load_profile(name).spec}
 
 
 def _profile_line(name: str | None) -> list[str]:
