@@ -22,9 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -129,7 +130,35 @@ def _check_one_trust_domain(opts: LoadOptions, sut: SutConfig) -> None:
 # --- the WFM under load ---------------------------------------------------------------------------------
 
 
-class BuiltinWfm:
+class _ServedWfm:
+    """A reference WFM served by ``margo-conformance wfm serve`` in a process of its own, for the fleet to load."""
+
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def _spawn(self, argv: list[str], work: Path, *, ready: Callable[[], bool]) -> None:
+        """Start ``argv`` and wait (30 s at most) until ``ready()``; a process that exits or never gets ready is a
+        HarnessError naming its log."""
+        self.log = open(work / "wfm.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError(f"the builtin reference WFM did not start (see {work / 'wfm.log'})")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+class BuiltinWfm(_ServedWfm):
     """The reference WFM as its own process (never in-process: gevent patches threads and sockets here)."""
 
     def __init__(self, defects: list[str], work: Path) -> None:
@@ -146,14 +175,7 @@ class BuiltinWfm:
                 str(self.port), "--data-dir", str(self.data), "--trust", "auto"]
         for defect in defects:
             argv += ["--defect", defect]
-        self.log = open(work / "wfm.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not (self.data / "admin.json").exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise HarnessError(f"the builtin reference WFM did not start (see {work / 'wfm.log'})")
-            time.sleep(0.1)
+        self._spawn(argv, work, ready=lambda: (self.data / "admin.json").exists())
         self.sut_file = work / "builtin-wfm.toml"
         self.sut_file.write_text(
             f'[sut]\nrole = "wfm"\nname = "margo-conformance reference WFM'
@@ -161,17 +183,9 @@ class BuiltinWfm:
             f'[wfm]\nbase_url = "https://127.0.0.1:{self.port}"\nca = "{self.data / "ca.pem"}"\n'
             f'server_name = "localhost"\nrequest_timeout_s = 10\n')
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
-class BuiltinMiafWfm:
+class BuiltinMiafWfm(_ServedWfm):
     """The reference WFM of a mutual-TLS profile as its own process, set up like a vendor's with ``[identity]``:
     a signing CA made here issues its SVID and every fleet client, and its policy accepts the whole client
     namespace of the trust domain (Q-65), so hundreds of clients need no operator call each."""
@@ -203,14 +217,7 @@ class BuiltinMiafWfm:
                 "namespace"]
         for defect in defects:
             argv += ["--defect", defect]
-        self.log = open(work / "wfm.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not _listening(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise HarnessError(f"the builtin reference WFM did not start (see {work / 'wfm.log'})")
-            time.sleep(0.1)
+        self._spawn(argv, work, ready=lambda: _listening(self.port))
         self.sut_file = work / "builtin-wfm.toml"
         self.sut_file.write_text(
             f'[sut]\nrole = "wfm"\nprofile = "{profile}"\nname = "margo-conformance reference WFM ({profile})'
@@ -219,14 +226,6 @@ class BuiltinMiafWfm:
             f'trust_domain = "{TRUST_DOMAIN}"\npolicy_mode = "namespace"\nrequest_timeout_s = 10\n\n'
             f'[identity]\nca_cert = "{ca_cert}"\nca_key = "{ca_key}"\n')
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 def _listening(port: int) -> bool:
