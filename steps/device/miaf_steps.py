@@ -278,13 +278,13 @@ def _run(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: R
         attach_exchange(o, f"MIS origin: {o.summary()}")
     if recording.sink_hits:
         attach_text("\n".join(h.summary() for h in recording.sink_hits), "sink: fetches of URIs nothing should fetch")
-    if recording.run.stopped_by == "exit":
-        note_stop(request.config, request.node.nodeid, recording.stop_point())
+    stop = mr.stop_point(recording)
+    note_stop(request.config, request.node.nodeid, stop)
     if mr.satisfied(recording, until):
         return
     broken = f"HarnessError: the device did not get as far as {mr.NEEDS[until]}: {scenario.explain()}"
-    if recording.run.stopped_by == "exit":
-        raise Blocked(recording.stop_point(), broken)
+    if recording.run.stopped_by in ("exit", "condition"):  # it stopped, or stalled where a check can say why
+        raise Blocked(stop, broken)
     raise HarnessError(broken.removeprefix("HarnessError: "))
 
 
@@ -309,9 +309,7 @@ def _stage(scenario: DeviceScenario, label: str) -> float:
     if label in rec.marks:
         return rec.marks[label]
     why = f"the recording never reached its '{label}' step (the device made no accepted report first)"
-    if rec.run.stopped_by == "exit":
-        raise Blocked(rec.stop_point(), f"HarnessError: {why}: {scenario.explain()}")
-    raise NotTested(why)
+    raise Blocked(mr.stop_point(rec), f"HarnessError: {why}: {scenario.explain()}")
 
 
 def _require_attempt(scenario: DeviceScenario, *, mis: bool = False) -> None:
