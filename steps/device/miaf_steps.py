@@ -232,15 +232,18 @@ def _(scenario: DeviceScenario) -> None:
               mr.Stage("R2", mr.after_report_since("labels"), _serve("R2", "W-OK")),
               mr.Stage("labels-2", mr.after_refresh("R2"), mr.change_labels(second))]
     scenario.setup.append(_refreshing)
-    scenario.setup.append(lambda slot: _plan(
-        slot, stages=stages, done=lambda p: p.refused_or_sent() and time_since(p, "labels-2") > mr.QUIET_S,
-        window_s=5.0))
+    scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=_request_or_quiet_since("labels-2"),
+                                             window_s=5.0))
 
 
-def time_since(p: mr.Progress, label: str) -> float:
+def _request_or_quiet_since(label: str):
+    """Complete at the device's first request after stage ``label``, or 2 s after it without one (refused)."""
     import time
 
-    return time.time() - p.since(label)
+    def done(p: mr.Progress) -> bool:
+        since = p.since(label)
+        return any(o.started_at >= since for o in checks.http(p.wfm())) or time.time() - since > 2 * mr.QUIET_S
+    return done
 
 
 @setup_step("the MIS answers bundle refreshes with 304, then with 404")
@@ -254,15 +257,11 @@ def _(scenario: DeviceScenario) -> None:
     def not_found(p: mr.Progress) -> bool:
         return any(o.status == 404 for o in p.bundle_fetches_since("404"))
 
-    stages = [mr.Stage("404", lambda p: second_fetch(p) and after_first(p),
+    stages = [mr.Stage("404", lambda p: second_fetch(p) and mr.after_first_report(p),
                        lambda p: p.slot.bundle_service.missing.add("bundle")),
               mr.Stage("labels", not_found, mr.change_labels())]
     scenario.setup.append(_refreshing)
     scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=mr.after_report_since("labels")))
-
-
-def after_first(p: mr.Progress) -> bool:
-    return mr.after_first_report(p)
 
 
 # --- running the device -----------------------------------------------------------------------------------------
