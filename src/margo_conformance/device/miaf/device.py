@@ -159,14 +159,14 @@ class MiafDevice:
 
     def _send_with_retries(self, rep: Report) -> None:
         backoff = Backoff(self.behaviour)
-        last = ""
+        last, refused = "", False
         for attempt in range(1, self.config.attempts + 1):
             if self.stop.is_set():
                 raise ReportFailed("stopped", final=False)
             try:
                 exchange = self._exchange(rep)
             except Unreachable as exc:
-                last = str(exc)
+                last, refused = str(exc), False
                 if attempt < self.config.attempts:
                     gap = CONNECT_BACKOFF_S[min(attempt - 1, len(CONNECT_BACKOFF_S) - 1)]
                     log.info("unreachable (%s); retrying in %.1f s", exc, gap)
@@ -182,7 +182,7 @@ class MiafDevice:
                 log.info("%s %s -> %d", rep.method, rep.path, exchange.response.status)
                 return
             problem = problem_of(exchange.response)
-            last = str(problem)
+            last, refused = str(problem), 400 <= exchange.response.status < 500 and exchange.response.status != 429
             if not advice.retry:
                 raise ReportFailed(f"{rep.method} {rep.path}: {problem}", final=True)
             gap = backoff.gap(advice)
@@ -192,7 +192,7 @@ class MiafDevice:
                 log.info("%s %s -> %s; retrying in %.2f s", rep.method, rep.path, problem, gap)
                 self.stop.wait(gap)
         raise ReportFailed(f"{rep.method} {rep.path}: gave up after {self.config.attempts} attempts ({last})",
-                           final=False)
+                           final=refused)
 
     def _exchange(self, rep: Report) -> Exchange:
         if self._wire is None:
