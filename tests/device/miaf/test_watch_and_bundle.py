@@ -207,3 +207,24 @@ def test_watch_stops_on_sigterm_with_exit_0(authority, files, tmp_path) -> None:
         finally:
             proc.kill()
     assert code == 0 and "Traceback" not in proc.stderr.read()
+
+
+def test_watching_device_retries_undelivered_reports_and_never_a_refused_one(authority, files, monkeypatch) -> None:
+    from margo_conformance.device.miaf import device as device_module
+
+    monkeypatch.setattr(device_module, "PENDING_RETRY_S", 0.3)
+    with wfm(authority) as peer:
+        peer.server.faults.unavailable(retry_after=0, count=2)
+        with Watching(options(peer.url, files, attempts=2)) as dev:
+            assert _until(lambda: [s for _, _, s in peer.requests()] == [503, 503, 201], timeout=4.0)
+            assert dev.error is None
+    with wfm(authority) as peer:
+        peer.server.faults.respond(422, {"type": "about:blank", "title": "x", "status": 422, "retryable": False,
+                                         "backoffStrategy": "none"})
+        with Watching(options(peer.url, files)) as dev:
+            assert _until(lambda: len(peer.seen) == 1)
+            dev.device._reconnect()
+            dev.device.report(force=True)  # what a rotation does: the refused bytes stay unsent
+            time.sleep(0.5)
+            assert dev.error is None and not dev.done.is_set()
+    assert len(peer.seen) == 1
