@@ -94,7 +94,8 @@ def test_exponential_backoff_grows_the_gap(authority, files, defect, second_gap)
         code, out = run_device(peer.url, *files.args(), *(["--defect", defect] if defect else []))
     assert code == 0, out
     first, second = _gaps(peer)
-    assert first >= 0.95 and second_gap - 0.05 <= second < second_gap + 0.6
+    assert first >= 0.95 and second >= second_gap - 0.05
+    assert defect is None or second < 1.9  # no-backoff: the gap did not grow
 
 
 def test_http_date_retry_after_is_honoured(authority, files) -> None:
@@ -103,7 +104,7 @@ def test_http_date_retry_after_is_honoured(authority, files) -> None:
         peer.server.faults.respond(503, _problem(503, True, "fixed"), headers={"Retry-After": when})
         code, out = run_device(peer.url, *files.args())
     assert code == 0, out
-    assert _gaps(peer)[0] >= 0.95  # the date has one-second resolution
+    assert peer.seen[1].started_at >= email.utils.parsedate_to_datetime(when).timestamp() - 0.1  # not before the date
 
 
 @pytest.mark.parametrize(("defect", "puts"), [(None, 1), ("retries-non-retryable", 3)])
