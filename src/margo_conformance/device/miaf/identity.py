@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -48,7 +49,7 @@ class OwnSvid:
 
     leaf: x509.Certificate
     intermediates: tuple[x509.Certificate, ...]
-    key_pem: bytes
+    key: Any  # the private key object (never written anywhere but a private temporary file for OpenSSL)
     spiffe_id: str
     trust_domain: str
     wfm_id: str
@@ -90,8 +91,10 @@ def load_svid(paths: SvidPaths) -> OwnSvid:
     if not certs:
         raise ConfigError(f"the SVID certificate file {paths.cert} holds no certificate")
     leaf, intermediates = certs[0], certs[1:]
-    if paths.chain is not None:
-        intermediates += _certificates(_read(paths.chain, "SVID chain"), paths.chain, "SVID chain")
+    if paths.chain is not None:  # appended after the leaf; one already in the certificate file is not sent twice
+        for cert in _certificates(_read(paths.chain, "SVID chain"), paths.chain, "SVID chain"):
+            if cert not in intermediates and cert != leaf:
+                intermediates.append(cert)
     key_pem = _read(paths.key, "SVID key")
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
@@ -115,7 +118,5 @@ def load_svid(paths: SvidPaths) -> OwnSvid:
     shape = classify_client_svid(leaf, trust_domain=sid.trust_domain, wfm_id=seg[2])
     if not shape.accepted:
         raise ConfigError(f"the SVID {paths.cert} ({sid}) is not a valid client SVID: {shape.reason}")
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    return OwnSvid(leaf=leaf, intermediates=tuple(intermediates), key_pem=pem, spiffe_id=str(sid),
+    return OwnSvid(leaf=leaf, intermediates=tuple(intermediates), key=key, spiffe_id=str(sid),
                    trust_domain=sid.trust_domain, wfm_id=seg[2], client_id=seg[4], fingerprint=fingerprint)
