@@ -422,7 +422,10 @@ def _(scenario: DeviceScenario, judge: Judge, run: RunState, req: str) -> None:
     from margo_conformance.profiles import load_profile
 
     schema_set = load_profile(run.profile).schema_set
-    judge.all(*(checks.manifest_schema(scenario.observations, r, schema_set).bound_to(r) for r in requirements(req)))
+    verdicts = [checks.manifest_schema(scenario.observations, r, schema_set).bound_to(r) for r in requirements(req)]
+    if "MCAP-12" in requirements(req):
+        verdicts.append(checks.no_legacy_root_members(scenario.observations, schema_set))
+    judge.all(*verdicts)
 
 
 @then("every manifest's properties.id equals the path deviceId (MCAP-14)")

@@ -113,3 +113,16 @@ def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_pa
     assert mtb01["outcome"] == "not_tested" and 'bundle = "file"' in mtb01["message"]
     passed = [s for s in run.summary["scenarios"] if s["outcome"] == "passed"]
     assert len(passed) >= 12, [(s["name"], s["outcome"]) for s in run.summary["scenarios"]]
+
+
+@pytest.mark.parametrize("defect", [d for d in MIAF_DEVICE_DEFECTS if d.strict_only],
+                         ids=[d.name for d in MIAF_DEVICE_DEFECTS if d.strict_only])
+def test_strict_only_defect_passes_a_default_run_with_the_deviation_named(defect, tmp_path: Path) -> None:
+    """The default-run half of a strict-only defect (a SHOULD or a position of ours): only its requirement's
+    scenarios, where a deviation could wrongly turn into a failure."""
+    tags = ("--tags", "req_" + defect.requirement.replace("-", "_"))
+    run = run_suite("device", tmp_path, defects=(defect.name,), extra=BASE + tags)
+    assert run.exit_code == 0, f"{defect.name} failed a default run:\n{run.log}"
+    row = run.requirement(defect.requirement)
+    assert row["verdict"] in ("DEVIATION", "ADVISORY"), f"{defect.name}: {defect.requirement} is {row['verdict']}"
+    assert run.failed_scenarios == [], defect.name

@@ -306,11 +306,28 @@ def json_content_type(observations: list[Any]) -> Verdict:
                       observed=bad or "all application/json")
 
 
+#: apiVersion and kind at the manifest root: invalid under rc.3 (MCAP-12), judged by our position Q-53 (strict
+#: fails, a default run warns), apart from every other MCAP-12 schema error.
+LEGACY_ROOT_MEMBERS = ("apiVersion", "kind")
+LEGACY_RULE = "MCAP-12/Q-53"
+
+
+def _only_legacy(error: Any) -> bool:
+    """An additionalProperties error about apiVersion and/or kind alone (the message names every unexpected member
+    when there are several)."""
+    if error.member is not None:
+        return error.member in LEGACY_ROOT_MEMBERS
+    named = re.findall(r"'([^']+)'", error.message.split(";")[0])
+    return bool(named) and all(n in LEGACY_ROOT_MEMBERS for n in named)
+
+
 def schema_rule(error: Any) -> str:
     """The catalog row a manifest schema error breaks: the root shape (MCAP-12), the identity members (MCAP-13),
     peripherals/interfaces (MCAP-18), runtimes and deployment types (MCAP-19), labels (MCAP-22), the rest of
     ``properties`` (MCAP-15: the hosting fields' types)."""
     pointer, member = error.pointer or "", error.member or ""
+    if pointer == "" and error.validator == "additionalProperties" and _only_legacy(error):
+        return LEGACY_RULE
     if pointer == "" and error.validator in ("additionalProperties", "required", "type"):
         return "MCAP-13" if member in ("id", "vendor", "modelNumber", "serialNumber") else "MCAP-12"
     if pointer == "/properties" and error.validator == "required":
@@ -324,6 +341,12 @@ def schema_rule(error: Any) -> str:
     if pointer.startswith("/x-") or pointer == "":
         return "MCAP-12"
     return "MCAP-15"
+
+
+@check("MCAP-12", interpretations=["Q-53"])
+def no_legacy_root_members(observations: list[Any], schema_set: str) -> Verdict:
+    """Q-53: the pre-MIAF apiVersion/kind at the root (the schema refuses them) count on the interpretation axis."""
+    return manifest_schema(observations, LEGACY_RULE, schema_set)
 
 
 @judges
