@@ -58,6 +58,12 @@ def _(scenario: DeviceScenario, fixture: str) -> None:
     scenario.setup.append(lambda slot: setattr(slot.setup, "wfm_fixture", fixture))
 
 
+@setup_step("the simulated MIAF WFM listens on port 443 and the device is given a URL without a port")
+def _(scenario: DeviceScenario) -> None:
+    scenario.setup.append(lambda slot: setattr(slot.setup, "port", 443))
+    scenario.setup.append(lambda slot: _plan(slot, done=lambda p: bool(checks.http(p.wfm())), window_s=6.0))
+
+
 @setup_step(parsers.parse("the WFM offers only TLS {version}"))
 def _(scenario: DeviceScenario, version: str) -> None:
     if version not in ("1.1", "1.2"):
@@ -351,6 +357,12 @@ def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
     rec = _rec(scenario)
     judge.all(*(checks.device_svid_lint(scenario.observations, r, rec.trust_domain, rec.wfm_id).bound_to(r)
                 for r in requirements(req)))
+
+
+@then("the device reached the WFM on port 443 through a URL without a port (MGEN-03)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    _require_attempt(scenario)
+    judge(checks.reached_on_default_port(scenario.observations))
 
 
 @then("no handshake with the TLS-1.1-only WFM completed (MTLS-06)")

@@ -37,8 +37,6 @@ NO_CLIENT_CERT = ("peer did not return a certificate", "certificate required")
 #: Device-binding MUST rows (binds device|both) of the miaf-rc3 catalog no device-role scenario judges, and why.
 DEVICE_NOT_TESTED: dict[str, str] = {
     "MGEN-01": "framing of the roles (who implements which side); nothing a device sends shows it",
-    "MGEN-03": "port 443: the harness would have to listen on a privileged port; the device is given a URL with an "
-               "explicit loopback port (a lab limitation, recorded in every run)",
     "MGEN-06": "attestation: a configured downtime window, polling interval and rate cannot be observed in a run",
     "MRTY-09": "attestation: no retries during a configured downtime window (MGEN-06) cannot be observed in a run",
     "SVID-17": "attestation: key generation from a CSPRNG; the harness mints the device's key in this suite",
@@ -160,6 +158,14 @@ def http11_only(observations: list[Any]) -> Verdict:
     bad += [f"{_label(o)}: ALPN {o.tls.alpn}" for o in handshakes(observations) if o.tls.alpn not in (None, "http/1.1")]
     return Verdict.of(not bad, "HTTP version of every request (the WFM offers ALPN http/1.1 only)",
                       expected="HTTP/1.1", observed=bad or f"{len(requests)} request(s), all HTTP/1.1")
+
+
+@check("MGEN-03")
+def reached_on_default_port(observations: list[Any]) -> Verdict:
+    """The WFM listens on 443 and the device is given https://localhost (no port): it must get there."""
+    sent = http(observations)
+    return Verdict.of(bool(sent), "requests to a WFM URL without a port", expected="the device reaches port 443",
+                      observed=[_label(o) for o in sent[:3]] or [_label(o) for o in observations[:3]] or "nothing")
 
 
 @check("SVID-08", "MTB-03")
