@@ -28,7 +28,8 @@ def test_registered_under_the_profile_and_listed_by_the_command() -> None:
 
     listed = json.loads(runner.invoke(app, ["defects", "--role", "device", "--profile", "miaf-rc3", "--json"]).stdout)
     assert [d["name"] for d in listed] == [d.name for d in DEFECTS]
-    assert {d["strict_only"] for d in listed if d["name"] in ("keeps-old-svid", "no-etag", "api-version-kind")} == {True}
+    strict = {"keeps-old-svid", "no-etag", "api-version-kind", "no-backoff", "retries-non-retryable"}
+    assert {d["name"] for d in listed if d["strict_only"]} == strict
 
 
 def test_every_requirement_is_a_device_row_of_the_profile() -> None:

@@ -16,7 +16,10 @@ Requirement choices that needed thought (MIAF digest IDs):
   SAN) is refused and W-DNS-WRONGID (DNS SAN = host name, other wfm-id) accepted (MID-05).
 - ``ignores-retry-after`` retries after 0.2 s, so its gaps cannot grow either (MRTY-08 related).
 - ``keeps-old-svid`` (MTLS-08: "SHOULD reconnect after renewing its SVID") and ``no-etag`` (MTB-05's ETag is
-  advisory for the device) and ``api-version-kind`` (Q-53: strict fail, lenient warning) are strict-only.
+  advisory for the device) and ``api-version-kind`` (Q-53: strict fail, lenient warning) are strict-only;
+  so are ``no-backoff`` and ``retries-non-retryable``: the suite judges "exponential" (at least one gap grows) and
+  "resent" (byte-identical within the window) by the harness positions Q-45 and Q-46, an interpretation axis, so
+  a default run names the deviation and ``--strict`` fails.
 """
 
 from __future__ import annotations
@@ -130,10 +133,12 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
         related=("MRTY-08", "MRTY-05")),
      _set(honour_retry_after=False)),
     (_d("no-backoff", "MRTY-08",
-        "retries with a constant gap (the advised delay) although backoffStrategy is exponential"),
+        "retries with a constant gap (the advised delay) although backoffStrategy is exponential",
+        strict_only=True),
      _set(backoff=False)),
     (_d("retries-non-retryable", "MRTY-07",
-        "resends a request the WFM refused with retryable: false (a 422), as if it were transient"),
+        "resends a request the WFM refused with retryable: false (a 422), as if it were transient",
+        strict_only=True),
      _set(retry_non_retryable=True)),
     (_d("dereferences-problem-type", "MERR-07", "GETs the problem type URI of every error answer"),
      _set(dereference_problem_type=True)),
