@@ -48,3 +48,7 @@ def test_each_defect_flips_its_own_switches(defect) -> None:
     assert changed, defect.name
     others = [behaviour_for([d.name]) for d in DEFECTS if d.name != defect.name]
     assert all(any(getattr(o, f) == getattr(clean, f) for f in changed) for o in others)
+
+
+def test_the_defects_no_conformant_wfm_can_serve_are_whole_run() -> None:
+    assert {d.name for d in DEFECTS if d.whole_run} == {"leaf-only", "no-client-cert"}
