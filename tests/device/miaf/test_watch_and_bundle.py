@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -202,11 +203,14 @@ def test_watch_stops_on_sigterm_with_exit_0(authority, files, tmp_path) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "margo_conformance.device", "run", "--profile", "miaf-rc3",
                                  "--wfm-url", peer.url, *files.args(), "--watch", "--quiet"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        guard = threading.Timer(30, proc.kill)  # never a hung test: a device that never reports is killed
+        guard.start()
         try:
             assert proc.stdout is not None and proc.stdout.readline().startswith("ok: capabilities reported")
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=10)
         finally:
+            guard.cancel()
             proc.kill()
     assert code == 0 and "Traceback" not in proc.stderr.read()
 
