@@ -503,7 +503,7 @@ def retry_after_honoured(observations: list[Any], retry_after_s: float, toleranc
                       observed=f"{gap:.3f} s ({_label(first)} then {_label(second)})")
 
 
-@check("MRTY-08")
+@check("MRTY-08", interpretations=["Q-45"])
 def backoff_applied(observations: list[Any], strategy: str, base_s: float, retries: int, tolerance_s: float) -> Verdict:
     gaps = [g for g, a, _ in _gaps(observations) if a.status in (429, 503)][:retries]
     if len(gaps) < retries:
@@ -519,7 +519,7 @@ def backoff_applied(observations: list[Any], strategy: str, base_s: float, retri
     return Verdict.of(ok, "gaps between retries", expected=expected, observed=shown)
 
 
-@check("MRTY-07")
+@check("MRTY-07", interpretations=["Q-46"])
 def not_resent_after_non_retryable(observations: list[Any], window_s: float) -> Verdict:
     sent = puts(observations)
     refused = next((o for o in sent if o.status == 422), None)
