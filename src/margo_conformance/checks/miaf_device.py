@@ -6,7 +6,7 @@ client leaf in ``tls.peer_chain[0]["der_b64"]``), ``"tls-failure"`` (the server-
 request and its answer). A check with nothing to judge raises ``NotTested`` instead of passing vacuously.
 
 ``DEVICE_NOT_TESTED``: the device-binding MUST rows of the catalog no check of this module judges, each with the
-reason; ``tests/device/miaf/test_catalog_coverage.py`` keeps it and the feature files complete.
+reason; ``tests/framework/test_device_miaf_catalog_coverage.py`` keeps it and the feature files complete.
 """
 
 from __future__ import annotations
