@@ -10,14 +10,26 @@
 - ``client.py``     DeviceClient: the reference flow with retries
 - ``simulated.py``  SimulatedDevice: the explicit API the WFM-role steps drive
 - ``cli.py``        ``margo-conformance device run``
+- ``capture.py``    httpx requests, responses and library errors as evidence (shared with the MIAF device)
+- ``miaf/``         the reference MIAF device (profile miaf-rc3)
 """
 
 from __future__ import annotations
 
-from .bodies import BodyForm
-from .client import DeviceClient, DeviceConfig, RetryPolicy, RunResult, WfmRefused
-from .simulated import SimulatedDevice
-from .wire import Signer, WfmNotTrusted, WfmTimeout, WfmTlsFailed, WfmUnreachable, Wire
+import importlib
+from typing import Any
 
-__all__ = ["BodyForm", "DeviceClient", "DeviceConfig", "RetryPolicy", "RunResult", "Signer", "SimulatedDevice",
-           "WfmNotTrusted", "WfmRefused", "WfmTimeout", "WfmTlsFailed", "WfmUnreachable", "Wire"]
+#: Exports, loaded on first use: ``device run --profile miaf-rc3`` (``device/miaf/``) starts without the httpsig
+#: client's signing and schema modules.
+_EXPORTS = {"BodyForm": ".bodies", "DeviceClient": ".client", "DeviceConfig": ".client", "RetryPolicy": ".client",
+            "RunResult": ".client", "WfmRefused": ".client", "SimulatedDevice": ".simulated", "Signer": ".wire",
+            "WfmNotTrusted": ".wire", "WfmTimeout": ".wire", "WfmTlsFailed": ".wire", "WfmUnreachable": ".wire",
+            "Wire": ".wire"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
