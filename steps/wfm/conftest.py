@@ -27,6 +27,7 @@ from .miaf_context import MiafScenario
 from .miaf_steps import *  # noqa: F401,F403
 from .onboarding_steps import *  # noqa: F401,F403
 from .route_steps import *  # noqa: F401,F403
+from .shared_steps import *  # noqa: F401,F403
 from .signing_steps import *  # noqa: F401,F403
 from .trust_steps import *  # noqa: F401,F403
 

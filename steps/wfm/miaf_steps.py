@@ -276,18 +276,6 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, status: int, name: st
     judge_problem(judge, miaf, miaf_profile, name, checks.status_is(miaf.last, status).bound_to(*requirements(reqs)))
 
 
-@then(step('the WFM answers as the rule "{rule:q}" binds it'))
-def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, rule: str) -> None:
-    """A rule both profiles share (gateway before child, ...), with this profile's requirements, status and problem
-    type (``profile.rule``). The binding's question is context, not the axis: the case asserted here is the one the
-    text names (a top-level gateway never reported), so a wrong status is a must failure."""
-    binding = miaf_profile.rule(rule)
-    if binding.status is None:
-        raise HarnessError(f"rule {rule!r} binds no status in profile {miaf_profile.name}")
-    verdict = checks.status_is(miaf.last, binding.status).bound_to(*binding.requirements)
-    judge_problem(judge, miaf, miaf_profile, binding.problem_type, verdict)
-
-
 @then(step("the request is refused without being served ({reqs})"))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
     ids = requirements(reqs)
