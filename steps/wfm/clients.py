@@ -46,6 +46,8 @@ class WfmClients(Protocol):
 
     def error_verdicts(self, exchange: Exchange, expected_type: str | None, *, with_type: bool) -> list[Verdict]: ...
 
+    def success_verdicts(self, exchange: Exchange) -> list[Verdict]: ...
+
 
 def require_served(exchange: Exchange, what: str) -> None:
     """A Given needs a served request, not a perfect one: anything but 2xx stops the scenario as broken."""
@@ -136,6 +138,10 @@ class HttpsigClients:
             verdicts.append(httpsig_checks.problem_type_fits(exchange))
         return verdicts
 
+    def success_verdicts(self, exchange: Exchange) -> list[Verdict]:
+        """Nothing beyond the status: the HTTPSIG text states no rule for the content of a success answer."""
+        return []
+
 
 class SvidClients:
     """SVID clients of the fixture catalogue over mutual TLS: "my" client is C-OK, "another" is C-OK2; the caller
@@ -179,6 +185,11 @@ class SvidClients:
         if exchange.response is not None and exchange.response.status == 422:
             verdicts.append(mtls_checks.problem_errors_listed(exchange))
         return verdicts
+
+    def success_verdicts(self, exchange: Exchange) -> list[Verdict]:
+        """A 204 carries no content (Q-66); bound by the caller to the rule's rows."""
+        status = exchange.response.status if exchange.response is not None else None
+        return [mtls_checks.empty_body(exchange)] if status == 204 else []
 
 
 #: The adapter of each authenticator kind a profile may name (``profiles.AUTHENTICATORS``).

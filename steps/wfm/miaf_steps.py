@@ -1,8 +1,10 @@
 """Steps of the MIAF WFM-role features (features/wfm/miaf/): the harness plays WFM clients with SVIDs.
 
 Set-up steps (Given) need a served request, not a perfect one; judging happens in Then steps only, through
-the judge, with the requirement IDs from the step text. Routes, problem types and rule bindings come from the
-profile's data (``profile.route``, ``profile.problem_types``, ``profile.rule``).
+the judge, with the requirement IDs from the step text. Routes and problem types come from the profile's data
+(``profile.route``, ``profile.problem_types``). The rules every profile shares (gateway before child, schema
+rules, problem bodies, route scoping) are judged by shared_steps.py from ``profile.rule``; ``report`` and
+``delete`` here are how its mTLS client adapter (clients.py) acts.
 """
 
 from __future__ import annotations

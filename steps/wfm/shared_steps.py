@@ -103,8 +103,9 @@ def _(clients: WfmClients, who: str, device: str) -> None:
 
 
 def judge_answer(judge: Judge, clients: WfmClients, profile: Any, bound: RuleBinding) -> None:
-    """The answer the binding states: its status (must, or refused-at-all plus the question's preferred code), and
-    for an error its body as the authenticator's profile family judges it, with the bound problem type."""
+    """The answer the binding states: its status (must, or refused-at-all plus the question's preferred code); for
+    an error its body as the authenticator's profile family judges it, with the bound problem type; for a success
+    what that family says of its content (mtls-svid: a 204 has none, Q-66)."""
     if bound.status is None:
         raise HarnessError(f"rule {bound.rule!r} binds no status in profile {profile.name}")
     last = clients.last
@@ -115,7 +116,9 @@ def judge_answer(judge: Judge, clients: WfmClients, profile: Any, bound: RuleBin
         first = clients.status_is(last, bound.status).bound_to(*bound.requirements, interpretations=(bound.question,))
     else:
         first = clients.status_is(last, bound.status).bound_to(*bound.requirements)
-    judge.all(first, *clients.error_verdicts(last, expected_type(profile, bound, _status(clients)), with_type=False))
+    success = [v.bound_to(*bound.requirements) for v in clients.success_verdicts(last)]
+    judge.all(first, *success,
+              *clients.error_verdicts(last, expected_type(profile, bound, _status(clients)), with_type=False))
 
 
 @then(step('the WFM answers as the rule "{rule:q}" binds it'))
