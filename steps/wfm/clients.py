@@ -124,6 +124,7 @@ class HttpsigClients:
         return httpsig_checks.status_is_success(exchange)
 
     def refused(self, exchange: Exchange, preferred: int | None) -> Verdict:
+        """Any 4xx (DIGEST 6.1 rule 1); the code itself is judged apart, against the rule's status."""
         return httpsig_checks.refused(exchange)
 
     def error_verdicts(self, exchange: Exchange, expected_type: str | None, *, with_type: bool) -> list[Verdict]:
@@ -176,6 +177,7 @@ class SvidClients:
         return mtls_checks.served(exchange)
 
     def refused(self, exchange: Exchange, preferred: int | None) -> Verdict:
+        """400 or 422, the two codes rc.3 gives a body it does not accept; the code is judged apart (Q-52)."""
         return mtls_checks.body_refused(exchange, preferred or 422)
 
     def error_verdicts(self, exchange: Exchange, expected_type: str | None, *, with_type: bool) -> list[Verdict]:

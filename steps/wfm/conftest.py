@@ -63,11 +63,17 @@ def scenario(wfm: WfmUnderTest, device_ca: TestCA) -> WfmScenario:
 
 
 @pytest.fixture(scope="session")
-def miaf_profile(run: RunState) -> Any:
-    """The run's profile data (routes, problem types, rule bindings)."""
+def run_profile(run: RunState) -> Any:
+    """The run's profile data (authenticator kind, routes, problem types, rule bindings)."""
     from margo_conformance.profiles import load_profile
 
     return load_profile(run.profile)
+
+
+@pytest.fixture(scope="session")
+def miaf_profile(run_profile: Any) -> Any:
+    """The run's profile, under the name the mutual-TLS steps use."""
+    return run_profile
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,9 @@ def step(text: str) -> parsers.parse:
 
 
 @pytest.fixture
-def clients(request: pytest.FixtureRequest, miaf_profile: Any) -> WfmClients:
+def clients(request: pytest.FixtureRequest, run_profile: Any) -> WfmClients:
     """The run profile's clients (``profile.authenticator`` picks the adapter)."""
-    return clients_for(request, miaf_profile)
+    return clients_for(request, run_profile)
 
 
 def binding(profile: Any, rule: str, case: str | None = None) -> RuleBinding:
@@ -87,10 +87,10 @@ def _(clients: WfmClients, who: str, device: str) -> None:
 
 @when(step('{who:who} client reports the device "{device:q}" with the body of the case "{case:q}" of the rule '
            '"{rule:q}"'))
-def _(clients: WfmClients, miaf_profile: Any, who: str, device: str, case: str, rule: str) -> None:
-    body = binding(miaf_profile, rule, case).body
+def _(clients: WfmClients, run_profile: Any, who: str, device: str, case: str, rule: str) -> None:
+    body = binding(run_profile, rule, case).body
     if body is None:
-        raise HarnessError(f"case {case!r} of rule {rule!r} names no body in profile {miaf_profile.name}")
+        raise HarnessError(f"case {case!r} of rule {rule!r} names no body in profile {run_profile.name}")
     clients.report(who, device, body)
 
 
@@ -122,27 +122,27 @@ def judge_answer(judge: Judge, clients: WfmClients, profile: Any, bound: RuleBin
 
 
 @then(step('the WFM answers as the rule "{rule:q}" binds it'))
-def _(clients: WfmClients, miaf_profile: Any, judge: Judge, rule: str) -> None:
-    judge_answer(judge, clients, miaf_profile, binding(miaf_profile, rule))
+def _(clients: WfmClients, run_profile: Any, judge: Judge, rule: str) -> None:
+    judge_answer(judge, clients, run_profile, binding(run_profile, rule))
 
 
 @then(step('the WFM answers as the rule "{rule:q}" binds the case "{case:q}"'))
-def _(clients: WfmClients, miaf_profile: Any, judge: Judge, rule: str, case: str) -> None:
-    judge_answer(judge, clients, miaf_profile, binding(miaf_profile, rule, case))
+def _(clients: WfmClients, run_profile: Any, judge: Judge, rule: str, case: str) -> None:
+    judge_answer(judge, clients, run_profile, binding(run_profile, rule, case))
 
 
 @then(step('the WFM serves it as the rule "{rule:q}" binds it'))
-def _(clients: WfmClients, miaf_profile: Any, judge: Judge, rule: str) -> None:
-    judge(clients.served(clients.last).bound_to(*binding(miaf_profile, rule).requirements))
+def _(clients: WfmClients, run_profile: Any, judge: Judge, rule: str) -> None:
+    judge(clients.served(clients.last).bound_to(*binding(run_profile, rule).requirements))
 
 
 @then(step('the refusal is an error document as the rule "{rule:q}" binds the case "{case:q}"'))
-def _(clients: WfmClients, miaf_profile: Any, judge: Judge, rule: str, case: str) -> None:
+def _(clients: WfmClients, run_profile: Any, judge: Judge, rule: str, case: str) -> None:
     """Refused at all (must, the case's rows); then the error body with its media type, members and type as the
     authenticator's family judges it (the problem-body rule: Q-27 for httpsig, Q-42 and Q-43 for mTLS)."""
-    bound = binding(miaf_profile, rule, case)
+    bound = binding(run_profile, rule, case)
     refused = judge(clients.refused(clients.last, bound.status).bound_to(*bound.requirements))
     if refused.passed:
-        judge.all(*clients.error_verdicts(clients.last, expected_type(miaf_profile, bound, _status(clients)),
+        judge.all(*clients.error_verdicts(clients.last, expected_type(run_profile, bound, _status(clients)),
                                           with_type=True))
 
