@@ -234,6 +234,9 @@ def run_state(config: pytest.Config) -> RunState:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from .step_lookup import install
+
+    install()
     config.addinivalue_line("markers", "requirement(id): requirement ID verified by a scenario")
     config.addinivalue_line("markers", "level(level): MUST, SHOULD or MAY")
     config.addinivalue_line("markers", "interpretation(id): interpretation (Q-ID) a scenario rests on")

@@ -25,6 +25,7 @@ from .common_steps import *  # noqa: F401,F403
 from .context import WfmScenario
 from .miaf_context import MiafScenario
 from .miaf_steps import *  # noqa: F401,F403
+from .miaf_transient_steps import *  # noqa: F401,F403
 from .onboarding_steps import *  # noqa: F401,F403
 from .route_steps import *  # noqa: F401,F403
 from .shared_steps import *  # noqa: F401,F403
