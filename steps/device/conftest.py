@@ -16,15 +16,33 @@ from .recordings import Recordings, schedule_all
 from margo_conformance.wfm.simulated import SimulatedWfm
 
 
+class _InlineWfm:
+    """The WFM of recordings made in the scenario's own thread (manual mode, or one nothing planned), started on
+    first use: a launch run made ahead on the worker pool never needs it, and it costs a start and a stop."""
+
+    def __init__(self, run: RunState) -> None:
+        self._run = run
+        self._wfm: SimulatedWfm | None = None
+
+    def __call__(self) -> SimulatedWfm:
+        if self._wfm is None:
+            self._wfm = SimulatedWfm()
+            self._run.facts.update({"simulated_wfm.base_url": self._wfm.main.base_url,
+                                    "simulated_wfm.root_ca": str(self._wfm.main.ca_file)})
+        return self._wfm
+
+    def stop(self) -> None:
+        if self._wfm is not None:
+            self._wfm.stop()
+
+
 @pytest.fixture(scope="session")
-def simulated_wfm(run: RunState) -> Iterator[SimulatedWfm]:
-    """The WFM of recordings made in the scenario's own thread (manual mode, or one nothing planned)."""
-    wfm = SimulatedWfm()
-    run.facts.update({"simulated_wfm.base_url": wfm.main.base_url, "simulated_wfm.root_ca": str(wfm.main.ca_file)})
+def inline_wfm(run: RunState) -> Iterator[_InlineWfm]:
+    holder = _InlineWfm(run)
     try:
-        yield wfm
+        yield holder
     finally:
-        wfm.stop()
+        holder.stop()
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +56,7 @@ def device_under_test(run: RunState, request: pytest.FixtureRequest) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def recordings(run: RunState, request: pytest.FixtureRequest, simulated_wfm: SimulatedWfm,
+def recordings(run: RunState, request: pytest.FixtureRequest, inline_wfm: _InlineWfm,
                device_under_test: DeviceUnderTest) -> Iterator[Recordings]:
     """Every selected scenario's recording scheduled at once, in scenario order, on ``run.jobs`` workers (each
     with its own simulated WFM); a device in manual mode, or one that cannot run twice, gets one at a time."""
@@ -46,7 +64,7 @@ def recordings(run: RunState, request: pytest.FixtureRequest, simulated_wfm: Sim
     manual = target.mode == "manual"
     jobs = 1 if manual or not target.parallel else run.jobs
     observatory: Observatory[SimulatedWfm, object] = Observatory(
-        jobs=jobs, make_slot=SimulatedWfm, close_slot=lambda wfm: wfm.stop(), inline_slot=lambda: simulated_wfm,
+        jobs=jobs, make_slot=SimulatedWfm, close_slot=lambda wfm: wfm.stop(), inline_slot=inline_wfm,
         prelaunch=not manual)
     run.facts["device.jobs"] = str(jobs)
     result = Recordings(observatory, sharing=run.share_recordings)

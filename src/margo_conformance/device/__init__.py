@@ -19,17 +19,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: Exports, loaded on first use: ``device run --profile miaf-rc3`` (``device/miaf/``) starts without the httpsig
-#: client's signing and schema modules.
-_EXPORTS = {"BodyForm": ".bodies", "DeviceClient": ".client", "DeviceConfig": ".client", "RetryPolicy": ".client",
-            "RunResult": ".client", "WfmRefused": ".client", "SimulatedDevice": ".simulated", "Signer": ".wire",
-            "WfmNotTrusted": ".wire", "WfmTimeout": ".wire", "WfmTlsFailed": ".wire", "WfmUnreachable": ".wire",
-            "Wire": ".wire"}
+#: Public name -> the module that defines it. Loaded on first use (PEP 562): the reference device runs as a
+#: process of its own once per device-role launch, and must not pay for the simulated device's imports.
+_EXPORTS = {
+    "BodyForm": "bodies", "DeviceClient": "client", "DeviceConfig": "client", "RetryPolicy": "client",
+    "RunResult": "client", "WfmRefused": "client", "SimulatedDevice": "simulated", "Signer": "wire",
+    "WfmNotTrusted": "wire", "WfmTimeout": "wire", "WfmTlsFailed": "wire", "WfmUnreachable": "wire", "Wire": "wire",
+}
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
+    module = _EXPORTS.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    return getattr(importlib.import_module(f".{module}", __name__), name)
