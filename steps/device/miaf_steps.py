@@ -395,6 +395,11 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
     judge(checks.wfm_recognised_by_spiffe_id(obs, _rec(scenario).url_host))
 
 
+@then(parsers.parse('the device proceeded to report to the WFM presenting "{fixture}" ({req})'))
+def _(scenario: DeviceScenario, judge: Judge, fixture: str, req: str) -> None:
+    judge(checks.wfm_accepted(scenario.observations, fixture).bound_to(*requirements(req)))
+
+
 @then(parsers.parse('the device sent no HTTP request to the WFM presenting "{fixture}"'))
 def _(scenario: DeviceScenario, judge: Judge, run: RunState, fixture: str) -> None:
     from margo_conformance.profiles import load_profile
