@@ -511,8 +511,11 @@ def retry_after_honoured(observations: list[Any], retry_after_s: float, toleranc
                       observed=f"{gap:.3f} s ({_label(first)} then {_label(second)})")
 
 
-@check("MRTY-08", interpretations=["Q-45"])
+@check("MRTY-08")
 def backoff_applied(observations: list[Any], strategy: str, base_s: float, retries: int, tolerance_s: float) -> Verdict:
+    """MRTY-08 MUST: gaps of an ``exponential`` strategy never shrink and at least one grows, a ``fixed`` one keeps
+    the advised delay (Q-45 sets only what is not asserted: multiplier, cap, jitter). Constant gaps under
+    "exponential" apply no exponential backoff in any reading, so this is a must verdict, not an interpretation."""
     gaps = [g for g, a, _ in _gaps(observations) if a.status in (429, 503)][:retries]
     if len(gaps) < retries:
         raise NotTested(f"the device retried {len(gaps)} time(s) within the window; {retries} needed")
@@ -527,8 +530,10 @@ def backoff_applied(observations: list[Any], strategy: str, base_s: float, retri
     return Verdict.of(ok, "gaps between retries", expected=expected, observed=shown)
 
 
-@check("MRTY-07", interpretations=["Q-46"])
+@check("MRTY-07")
 def not_resent_after_non_retryable(observations: list[Any], window_s: float) -> Verdict:
+    """MRTY-07 MUST: a byte-identical resend within ``window_s`` (seconds, far inside Q-46's 60 s) of a
+    ``retryable: false`` answer is a retry in any reading; Q-46 only decides when a later re-PUT stops being one."""
     sent = puts(observations)
     refused = next((o for o in sent if o.status == 422), None)
     if refused is None:

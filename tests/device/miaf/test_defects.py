@@ -28,7 +28,7 @@ def test_registered_under_the_profile_and_listed_by_the_command() -> None:
 
     listed = json.loads(runner.invoke(app, ["defects", "--role", "device", "--profile", "miaf-rc3", "--json"]).stdout)
     assert [d["name"] for d in listed] == [d.name for d in DEFECTS]
-    strict = {"keeps-old-svid", "no-etag", "api-version-kind", "no-backoff", "retries-non-retryable"}
+    strict = {"keeps-old-svid", "no-etag", "api-version-kind"}
     assert {d["name"] for d in listed if d["strict_only"]} == strict
 
 
