@@ -287,6 +287,17 @@ def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, reqs: str) -> None:
         judge.all(*checks.problem_verdicts(miaf.last, miaf_profile, None))
 
 
+@then("the harness's sink saw no fetch of the intermediate (SVID-09)")
+def _(miaf: MiafScenario, judge: Judge) -> None:
+    """C-AIA's caIssuers URL is the harness's loopback sink; the WFM must not follow it (SVID-09, Q-56). Only a
+    WFM on this machine can reach a loopback sink, so elsewhere the no-fetch half proves nothing."""
+    if not miaf.wfm.on_loopback:
+        raise NotTested(f"the WFM at {miaf.wfm.base_url} is not on this machine, so it cannot reach the loopback sink "
+                        "C-AIA points at: a missing fetch proves nothing (the refusal itself is judged above)")
+    sink = miaf.wfm.aia_sink()
+    judge(checks.no_intermediate_fetched([h.summary() for h in sink.hits()], sink.url("margo-harness/i1.der")))
+
+
 @then(step('no record was made for the device "{device:q}" under C-OK ({reqs})'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, device: str, reqs: str) -> None:
     """A refused request has no side effect: C-OK (client c1, the id most fixtures carry) finds no such device."""

@@ -247,3 +247,10 @@ def test_rsa_signatures_alike_and_port_443() -> None:
     assert checks.uses_port_443("https://wfm.example").passed
     other = checks.uses_port_443("https://wfm.example:8443")
     assert not other.passed and other.advisory
+
+
+def test_no_intermediate_fetched_fails_on_any_fetch_of_the_aia_url() -> None:
+    url = "http://127.0.0.1:9/margo-harness/i1.der"
+    assert checks.no_intermediate_fetched([], url).passed
+    failed = checks.no_intermediate_fetched(["GET /margo-harness/i1.der"], url)
+    assert not failed.passed and failed.requirements == ("SVID-09",) and failed.observed == ["GET /margo-harness/i1.der"]

@@ -92,6 +92,7 @@ def run_harness(server: StdlibMtlsWfm, out: Path, *extra: str) -> tuple[int, dic
 NOT_TESTED_WITH_A_VENDOR_CA = {
     "A client without a valid SVID is refused (C-IEXP)",
     "A client without a valid SVID is refused (C-LEAFONLY)",
+    "A client leaf whose AIA names where its intermediate is gets no fetch, only a refusal",  # C-AIA needs I1 too
     "Every anchor of the bundle is accepted during a rotation, and a removed one no longer is",
     # This small server has no maintenance mode and declares no rate limit (MRTY-01/02 need the operator).
     "In maintenance the WFM answers 503 with Retry-After and a retryable problem",

@@ -134,3 +134,10 @@ Feature: MIAF client authentication by X.509-SVID in mutual TLS
     Given the operator installs the bundle "R2"
     When the client C-OK reports the device "rot-gone"
     Then the request is refused without being served (SVID-11)
+
+  @req:SVID-09 @level:MUST @interpretation:Q-56
+  Scenario: A client leaf whose AIA names where its intermediate is gets no fetch, only a refusal
+    Basis: text: SVID-09 "A verifier MUST NOT use AIA fetching or any other out-of-band retrieval of intermediates"
+    When the client C-AIA reports the device "aia"
+    Then the request is refused without being served (SVID-09)
+    And the harness's sink saw no fetch of the intermediate (SVID-09)

@@ -62,6 +62,14 @@ def status_is(exchange: Exchange, expected: int) -> Verdict:
                                                            if isinstance(_body(exchange), dict) else None, str) else {}))
 
 
+@check("SVID-09")
+def no_intermediate_fetched(fetches: list[str], aia_url: str) -> Verdict:
+    """SVID-09: a verifier never fetches intermediates out of band; C-AIA's caIssuers URL is the harness's sink,
+    so any request there is the WFM (or its TLS stack) following the AIA extension."""
+    return Verdict.of(not fetches, f"fetches of C-AIA's caIssuers URL {aia_url}", expected="none (no AIA fetching)",
+                      observed=fetches or "none")
+
+
 @judges
 def served(exchange: Exchange) -> Verdict:
     """The request of a valid client on the policy was served at all (2xx), not refused at the TLS layer."""

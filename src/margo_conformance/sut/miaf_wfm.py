@@ -55,6 +55,8 @@ class MiafWfmUnderTest:
     harness_is_mis: bool = True
     _identities: dict[str, ClientIdentity | None] = field(default_factory=dict)
     _server: Any = None
+    #: Where C-AIA's caIssuers URL points (SVID-09): a loopback sink that records any fetch; started on first use.
+    _aia_sink: Any = None
 
     # --- identities --------------------------------------------------------------------------------
 
@@ -77,8 +79,9 @@ class MiafWfmUnderTest:
             if fixture in NEED_INTERMEDIATE and getattr(self.authority, "intermediate", None) is None:
                 raise NotTested(f"{fixture} needs an intermediate CA between the anchor and the leaf; the signing CA "
                                 "of [identity] signs leaves directly (Q-40: only the harness as MIS can make it)")
+            extra = {"aia_url": self.aia_sink().url("margo-harness/i1.der")} if fixture == "C-AIA" else {}
             try:
-                svid = self.authority.client_fixture(fixture, wfm_id=self.wfm_id)
+                svid = self.authority.client_fixture(fixture, wfm_id=self.wfm_id, **extra)
             except (KeyError, ValueError, NotImplementedError) as exc:
                 raise NotTested(f"the harness cannot mint {fixture} in this trust domain ({exc})") from None
             self._identities[fixture] = None if svid is None else ClientIdentity.from_svid(svid, self.identity_dir,
@@ -112,7 +115,25 @@ class MiafWfmUnderTest:
             name = identity.name if identity is not None else "no certificate"
             raise NotTested(f"this harness's TLS library refuses to present {name} ({exc.reason or exc})") from None
 
+    def aia_sink(self) -> Any:
+        """The HTTP sink C-AIA points at (``wfm.sink.HttpSink``, loopback only)."""
+        if self._aia_sink is None:
+            from ..wfm.sink import HttpSink
+
+            self._aia_sink = HttpSink().start()
+        return self._aia_sink
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the WFM runs on this machine, the only place a loopback sink can see its fetches."""
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.base_url).hostname or "") in ("127.0.0.1", "::1", "localhost")
+
     def close(self) -> None:
+        if self._aia_sink is not None:
+            self._aia_sink.stop()
+            self._aia_sink = None
         if self._server is not None:
             self._server.stop()
             self._server = None
