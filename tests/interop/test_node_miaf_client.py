@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,19 @@ def test_every_reject_fixture_of_the_catalogue_is_refused_before_any_request(
         node: str, authority: SpiffeAuthority, files: dict[str, Path]) -> None:
     rejected = {name for name, spec in WFM_FIXTURES.items() if spec.expected == "reject"}
     assert rejected == set(REFUSALS), "the fixture catalogue changed: say how the client refuses the new ones"
+    with ExitStack() as stack:  # one WFM per fixture, every client at once (the matrix is in the fast tier)
+        served = {name: stack.enter_context(wfm(authority, authority.wfm_fixture(name, wfm_id=WFM_ID)))
+                  for name in REFUSALS}
+        procs = {name: subprocess.Popen([node, str(CLIENT), *args(files, w.url, "--once", "--quiet")],
+                                        stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+                 for name, w in served.items()}
+        outcomes = {name: (p.wait(timeout=NODE_TIMEOUT_S), p.communicate()[1]) for name, p in procs.items()}
+        requests = {name: list(w.seen) for name, w in served.items()}
     for name, reason in REFUSALS.items():
-        with wfm(authority, authority.wfm_fixture(name, wfm_id=WFM_ID)) as w:
-            done = run_once(node, files, w.url, "--quiet")
-            assert w.seen == [], (name, w.seen)
-        assert done.returncode == 3, (name, done.stderr)
-        assert done.stderr.startswith("refused the WFM: ") and reason in done.stderr, (name, done.stderr)
+        code, stderr = outcomes[name]
+        assert requests[name] == [], (name, requests[name])
+        assert code == 3, (name, stderr)
+        assert stderr.startswith("refused the WFM: ") and reason in stderr, (name, stderr)
 
 
 @pytest.mark.parametrize("fixture", ["W-OK-DNS", "W-DNS-WRONGID", "W-OK"])
@@ -327,3 +334,47 @@ def test_the_daemon_reports_label_changes_and_reconnects_with_a_rotated_svid(
     assert first.connection_id == second.connection_id != third.connection_id  # kept alive, then a new connection
     assert len(w.seen) == 3
 
+
+
+@pytest.mark.parametrize("keys, code", [("x509-svid", 0), ("jwt-svid", 3), ("none", 3)])
+def test_a_jwk_set_bundle_file_is_read_by_its_x509_svid_keys_only(
+        node: str, authority: SpiffeAuthority, files: dict[str, Path], tmp_path: Path, keys: str, code: int) -> None:
+    bundle = authority.spiffe_bundle()
+    if keys == "jwt-svid":
+        bundle["keys"] = [{**k, "use": "jwt-svid"} for k in bundle["keys"]]
+    elif keys == "none":
+        bundle["keys"] = []
+    jwks = tmp_path / "bundle.jwks.json"
+    jwks.write_text(json.dumps(bundle))
+    with wfm(authority) as w:
+        done = run_once(node, {**files, "bundle": jwks}, w.url)
+        seen = list(w.seen)
+    assert done.returncode == code, done.stderr
+    if code:
+        assert seen == [] and "no usable bundle" in done.stderr, done.stderr
+    else:
+        assert [e.status for e in seen] == [201]
+
+
+@pytest.mark.slow
+def test_the_daemon_keeps_its_anchors_on_an_empty_bundle_and_replaces_them_on_a_new_one(
+        node: str, authority: SpiffeAuthority, files: dict[str, Path], tmp_path: Path) -> None:
+    bundle, labels = tmp_path / "bundle.pem", tmp_path / "labels.json"
+    bundle.write_bytes(authority.bundle_pem())
+    labels.write_text(json.dumps({"site.example.org/n": 1}))
+    with wfm(authority) as w:
+        argv = args({**files, "bundle": bundle}, w.url, "--labels-file", str(labels))
+        with daemon(node, argv) as proc:
+            w.wait_for(1)
+            bundle.write_text(json.dumps({"keys": []}))  # no X.509 anchor: refused, R1 kept (MTB-06)
+            time.sleep(0.5)
+            labels.write_text(json.dumps({"site.example.org/n": 2}))
+            w.wait_for(2)
+            bundle.write_bytes(authority.bundle_pem(rotation="R2"))  # replaces R1: this WFM (R1) now fails
+            time.sleep(0.5)
+            labels.write_text(json.dumps({"site.example.org/n": 3}))
+            assert proc.wait(timeout=10) == 3
+            stderr = proc.communicate()[1]
+    assert [e.status for e in w.seen] == [201, 200], stderr
+    assert "keeping the current SVID and anchors: no usable bundle" in stderr
+    assert "refused the WFM: UNABLE_TO_GET_ISSUER_CERT_LOCALLY" in stderr

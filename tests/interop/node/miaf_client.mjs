@@ -15,7 +15,8 @@
 //     429/5xx -> wait at least `Retry-After` (delta-seconds or HTTP-date; the header wins over retryAfterSeconds),
 //     `exponential` doubles the gap, `fixed` keeps it; the problem `type` is only compared, never fetched;
 //   - stays running until SIGTERM: re-PUTs when the labels file changes, reloads its SVID files when they change
-//     (closes the connection, reconnects, re-PUTs), reloads the bundle file when it changes.
+//     (closes the connection, reconnects, re-PUTs), reloads the bundle file when it changes (PEM anchors, or a SPIFFE
+//     bundle JWK Set; one without an X.509 anchor is refused and the current anchors are kept).
 //
 // `--hostname-check` swaps the SPIFFE check for Node's default host-name verification (tls.checkServerIdentity):
 // the MID-05 negative the conformance suite must catch.
@@ -255,20 +256,43 @@ function read(file, what) {
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/** The anchors of a bundle file, by content: PEM certificates, or a SPIFFE bundle (JWK Set) whose
+ * `use: "x509-svid"` keys carry the anchor as base64 DER in `x5c[0]` (jwt-svid and other keys are ignored). */
+function bundleAnchors(text) {
+  if (!text.trimStart().startsWith('{')) return text.match(PEM_CERT) || [];
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const keys = doc && Array.isArray(doc.keys) ? doc.keys : [];
+  const anchors = [];
+  for (const key of keys) {
+    if (!key || key.use !== 'x509-svid' || !Array.isArray(key.x5c) || typeof key.x5c[0] !== 'string') continue;
+    try {
+      anchors.push(new crypto.X509Certificate(Buffer.from(key.x5c[0], 'base64')).toString());
+    } catch {
+      // not a certificate: not an anchor
+    }
+  }
+  return anchors;
+}
+
 /** TLS material from the files; throws Fatal when a file is missing, unreadable, or the key does not fit. */
 function loadCredentials(options) {
   const certPem = read(options.svidCert, '--svid-cert').toString('latin1');
   const keyPem = read(options.svidKey, '--svid-key');
   const chainPem = options.svidChain ? read(options.svidChain, '--svid-chain').toString('latin1') : '';
-  const bundlePem = read(options.bundleFile, '--bundle-file').toString('latin1');
+  const bundle = read(options.bundleFile, '--bundle-file').toString('latin1');
   const certs = certPem.match(PEM_CERT) || [];
   if (certs.length === 0) throw new Fatal(EXIT.usage, `--svid-cert ${options.svidCert} has no PEM certificate`);
   // The presented chain: the leaf, then the intermediates (from the cert file after the leaf, or the chain file).
   const seen = new Set();
   const presented = [...certs, ...(chainPem.match(PEM_CERT) || [])].filter((c) => !seen.has(c) && seen.add(c));
-  const anchors = bundlePem.match(PEM_CERT) || [];
+  const anchors = bundleAnchors(bundle);
   if (anchors.length === 0) {
-    throw new Fatal(EXIT.notAuthenticated, `no usable bundle: ${options.bundleFile} holds no PEM certificate`);
+    throw new Fatal(EXIT.notAuthenticated, `no usable bundle: ${options.bundleFile} holds no X.509 anchor`);
   }
   const ids = expectedWfmId(certs[0], options);
   const material = { cert: presented.join('\n'), key: keyPem, ca: anchors };
@@ -541,35 +565,45 @@ function watch(client, options) {
   let seen = { labels: options.labelsFile ? digest([options.labelsFile]) : '', svid: digest(svidFiles),
                bundle: digest([options.bundleFile]) };
   let busy = Promise.resolve();
+  let unusable = '';
   const queue = (why) => {
     busy = busy.then(() => client.report(why)).catch((err) => stop(err));
+  };
+  const credentialsChanged = (now) => {
+    if (now.svid === seen.svid && now.bundle === seen.bundle) return;
+    let loaded;
+    try {
+      loaded = loadCredentials(options);
+    } catch (err) {
+      // Half-written files (the new cert before its key) or a bundle without an X.509 anchor: keep what works
+      // (MTB-02/06), look again on the next tick.
+      const key = `${now.svid}/${now.bundle}`;
+      if (key !== unusable) log(`keeping the current SVID and anchors: ${err.message}`);
+      unusable = key;
+      return;
+    }
+    const svidChanged = now.svid !== seen.svid;
+    client.credentials = loaded;
+    client.reconnect(svidChanged ? 'the SVID files changed' : 'the bundle file changed');
+    if (svidChanged) queue('SVID renewed');
+    seen = { ...seen, svid: now.svid, bundle: now.bundle };
+  };
+  const labelsChanged = (now) => {
+    if (now.labels === seen.labels) return;
+    seen = { ...seen, labels: now.labels };
+    const labels = readLabels(options.labelsFile);
+    if (labels === null) {
+      log(`labels file ${options.labelsFile} is not a JSON object of label values or key=value lines; ignored`);
+      return;
+    }
+    client.labels = labels;
+    queue('labels changed');
   };
   setInterval(() => {
     const now = { labels: options.labelsFile ? digest([options.labelsFile]) : '', svid: digest(svidFiles),
                   bundle: digest([options.bundleFile]) };
-    if (now.svid !== seen.svid || now.bundle !== seen.bundle) {
-      let loaded;
-      try {
-        loaded = loadCredentials(options);
-      } catch (err) {
-        return; // files half-written (e.g. the new cert before its key): keep the old ones, look again next tick
-      }
-      const svidChanged = now.svid !== seen.svid;
-      client.credentials = loaded;
-      client.reconnect(svidChanged ? 'the SVID files changed' : 'the bundle file changed');
-      if (svidChanged) queue('SVID renewed');
-      seen = { ...seen, svid: now.svid, bundle: now.bundle };
-    }
-    if (now.labels !== seen.labels) {
-      seen = { ...seen, labels: now.labels };
-      const labels = readLabels(options.labelsFile);
-      if (labels === null) {
-        log(`labels file ${options.labelsFile} is not a JSON object of label values or key=value lines; ignored`);
-        return;
-      }
-      client.labels = labels;
-      queue('labels changed');
-    }
+    credentialsChanged(now);
+    labelsChanged(now);
   }, options.pollMs);
   return queue;
 }
