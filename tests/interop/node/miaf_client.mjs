@@ -236,7 +236,9 @@ function spiffeIdentityCheck(expected) {
     } catch (err) {
       return new WfmRefused(`unreadable WFM certificate (${err.message})`);
     }
-    if (facts.uris.length !== 1) return new WfmRefused(`WFM certificate has ${facts.uris.length} URI SANs, exactly one expected`);
+    if (facts.uris.length !== 1) {
+      return new WfmRefused(`WFM certificate has ${facts.uris.length} URI SANs, exactly one expected`);
+    }
     if (facts.uris[0] !== expected) return new WfmRefused(`WFM SPIFFE ID ${facts.uris[0]} is not ${expected}`);
     if (facts.ca) return new WfmRefused('WFM leaf certificate has cA=true');
     if (facts.keyCertSign || facts.crlSign) return new WfmRefused('WFM leaf certificate may sign certificates or CRLs');
@@ -343,7 +345,8 @@ class VerifiedAgent extends https.Agent {
       oncreate(null, socket);
     };
     const timer = setTimeout(() => settle(new Error(`TLS handshake with ${host} timed out`)), options.timeoutMs);
-    socket.once('secureConnect', () => settle(socket.authorized ? null : new WfmRefused(String(socket.authorizationError))));
+    // rejectUnauthorized: 'secureConnect' comes only after the chain and checkServerIdentity have passed.
+    socket.once('secureConnect', () => settle(socket.authorized ? null : new WfmRefused(`${socket.authorizationError}`)));
     socket.once('error', (err) => settle(err));
     return undefined;
   }
@@ -354,7 +357,7 @@ function isRefusal(err) {
   const code = String(err.code || '');
   // Chain verification (UNABLE_TO_*, CERT_*, *SELF_SIGNED*), host name check, TLS alerts and protocol failures.
   return code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('UNABLE_TO') ||
-    code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code === 'EPROTO' || code === 'ERR_TLS_CERT_ALTNAME_INVALID';
+    code.startsWith('CERT_') || code.includes('SELF_SIGNED') || code === 'EPROTO';
 }
 
 // ----- the manifest -----------------------------------------------------------------------------------------------
@@ -447,7 +450,8 @@ function advice(answer) {
   if (problem.retryable === false) return { retry: false, why: `${label}: retryable false` };
   if (problem.backoffStrategy === 'none') return { retry: false, why: `${label}: backoffStrategy none` };
   const header = retryAfterSeconds(answer.headers['retry-after'], answer.receivedAt);
-  const member = Number.isInteger(problem.retryAfterSeconds) && problem.retryAfterSeconds >= 0 ? problem.retryAfterSeconds : null;
+  const advised = problem.retryAfterSeconds;
+  const member = Number.isInteger(advised) && advised >= 0 ? advised : null;
   const transient = status === 429 || status >= 500;
   if (!transient && problem.retryable !== true) return { retry: false, why: `${label}: a client error, not resent` };
   const delay = header ?? member ?? 1;
@@ -508,10 +512,14 @@ class MiafClient {
       try {
         answer = await this.put(body);
       } catch (err) {
-        if (isRefusal(err)) throw new Fatal(EXIT.notAuthenticated, `refused the WFM: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+        if (isRefusal(err)) {
+          throw new Fatal(EXIT.notAuthenticated, `refused the WFM: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+        }
         connectFailures += 1;
         log(`connection failed: ${err.code || ''} ${err.message}`);
-        if (connectFailures >= CONNECT_RETRIES) throw new Fatal(EXIT.notAuthenticated, `WFM unreachable: ${err.message}`);
+        if (connectFailures >= CONNECT_RETRIES) {
+          throw new Fatal(EXIT.notAuthenticated, `WFM unreachable: ${err.message}`);
+        }
         await sleep(500);
         attempt -= 1; // a failed connection is not an answer: it does not use up an attempt
         continue;
@@ -627,7 +635,8 @@ async function main() {
   const client = new MiafClient(options);
   log(`own SVID ${client.credentials.ids.own}, presenting ${client.credentials.chainLength} certificate(s); ` +
       `${client.credentials.anchors} anchor(s); WFM must be ` +
-      (options.hostnameCheck ? `valid for host name ${options.url.hostname} (--hostname-check)` : client.credentials.ids.wfm));
+      (options.hostnameCheck ? `valid for host name ${options.url.hostname} (--hostname-check)`
+                             : client.credentials.ids.wfm));
   if (options.once) {
     const outcome = await client.report('start');
     client.agent.destroy();
