@@ -14,10 +14,22 @@
 
 from __future__ import annotations
 
-from .bodies import BodyForm
-from .client import DeviceClient, DeviceConfig, RetryPolicy, RunResult, WfmRefused
-from .simulated import SimulatedDevice
-from .wire import Signer, WfmNotTrusted, WfmTimeout, WfmTlsFailed, WfmUnreachable, Wire
+import importlib
+from typing import Any
 
-__all__ = ["BodyForm", "DeviceClient", "DeviceConfig", "RetryPolicy", "RunResult", "Signer", "SimulatedDevice",
-           "WfmNotTrusted", "WfmRefused", "WfmTimeout", "WfmTlsFailed", "WfmUnreachable", "Wire"]
+#: Public name -> the module that defines it. Loaded on first use (PEP 562): the reference device runs as a
+#: process of its own once per device-role launch, and must not pay for the simulated device's imports.
+_EXPORTS = {
+    "BodyForm": "bodies", "DeviceClient": "client", "DeviceConfig": "client", "RetryPolicy": "client",
+    "RunResult": "client", "WfmRefused": "client", "SimulatedDevice": "simulated", "Signer": "wire",
+    "WfmNotTrusted": "wire", "WfmTimeout": "wire", "WfmTlsFailed": "wire", "WfmUnreachable": "wire", "Wire": "wire",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -24,7 +24,6 @@ from ..errors import ConfigError, HarnessError, SutUnreachable
 from ..evidence import Exchange
 from ..httpsig import MARGO_ALGORITHMS, default_algorithm, sign_request
 from ..pki import CertEncoding, IssuedCert, KeyType, PrivateKey, cached_key, generate_key, key_type_of
-from ..schemas import validate
 from . import manifest as mf
 from .api import (CERTIFICATE_PATH, ONBOARDING_PATH, Problem, capabilities_path, certificate_value, onboarding_body,
                   problem_of)
@@ -345,6 +344,8 @@ class DeviceClient:
         if cfg.capabilities_file is not None:
             base = mf.load_manifest_file(cfg.capabilities_file)
             base["properties"].setdefault("id", self.device_id)
+            from ..schemas import validate  # only a vendor-given file is validated: keeps start-up lean
+
             problems = validate("device-capabilities-manifest", base)
             if problems:
                 first = problems[0]

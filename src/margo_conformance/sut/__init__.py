@@ -73,6 +73,16 @@ MTLS_OPERATOR_ACTIONS = ("trust_bundle", "add_client", "retire_client", "install
 LAUNCH_PLACEHOLDERS = frozenset(
     {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port", "harness"}
 )
+#: A mutual-TLS (MIAF) device's launch placeholders: its SVID files, its trust anchors and where to fetch them,
+#: the initial trust for the MIS origin, the IDs, and the labels file the harness changes (MCAP-02).
+MIAF_LAUNCH_PLACEHOLDERS = frozenset(
+    {"wfm_url", "host", "port", "state_dir", "harness", "svid_cert", "svid_key", "svid_chain", "bundle_file",
+     "bundle_jwks", "discovery_url", "bundle_url", "mis_ca_file", "mis_pin", "wfm_spiffe_id", "trust_domain",
+     "device_id", "labels_file"}
+)
+#: [device] bundle: how a MIAF device gets its trust bundle; svid_rotation: how the harness renews its SVID.
+BUNDLE_MODES = ("file", "discovery", "url")
+SVID_ROTATION_MODES = ("file", "hook", "none")
 
 
 def harness_command() -> list[str]:
@@ -174,6 +184,16 @@ class DeviceTarget:
     env: dict[str, str] = field(default_factory=dict)
     #: False for a device that cannot run twice on one machine: the harness launches one at a time (``--jobs 1``).
     parallel: bool = True
+    #: Mutual-TLS (MIAF) devices only. How the device gets its trust bundle: "file" ({bundle_file}/{bundle_jwks}),
+    #: "discovery" ({discovery_url}) or "url" ({bundle_url}); one SUT declares one mode.
+    bundle: str = "file"
+    #: How the harness renews the device's SVID mid-run (MTLS-08): "file" (rewrites {svid_cert}, {svid_key} and
+    #: {svid_chain} in place), "hook" (runs ``rotate_svid`` with the new files), "none" (NOT TESTED).
+    svid_rotation: str = "none"
+    rotate_svid: str | None = None
+    #: Command that makes the device change a reported capability (MCAP-02) after the harness rewrote
+    #: {labels_file}; None and no {labels_file} in the launch command: NOT TESTED.
+    change_capabilities: str | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +467,8 @@ def is_mtls_profile(profile: str) -> bool:
     return load_profile(profile).authenticator == "mtls-svid"
 
 
-def _parse_device(section: _Section) -> DeviceTarget:
+def _parse_device(section: _Section, *, mtls: bool = False) -> DeviceTarget:
+    placeholders = MIAF_LAUNCH_PLACEHOLDERS if mtls else LAUNCH_PLACEHOLDERS
     mode = section.get("mode", str, "launch")
     if mode not in ("launch", "manual"):
         raise ConfigError(f"device.mode: must be 'launch' or 'manual', got {mode!r}")
@@ -455,12 +476,21 @@ def _parse_device(section: _Section) -> DeviceTarget:
     if mode == "launch":
         if not launch:
             raise ConfigError("device.launch: required when device.mode = 'launch'")
-        _check_placeholders("device.launch", launch, LAUNCH_PLACEHOLDERS)
+        _check_placeholders("device.launch", launch, placeholders)
     variants: dict[str, str | None] = {}
     for key in ("launch_bootstrap", "launch_gateway"):
         variants[key] = section.get(key, str)
         if variants[key] is not None:
-            _check_placeholders(f"device.{key}", variants[key], LAUNCH_PLACEHOLDERS)
+            if mtls and key == "launch_bootstrap":
+                raise ConfigError("device.launch_bootstrap: a mutual-TLS profile has no bootstrap channel (the device "
+                                  "holds its SVID before its first call); use device.bundle instead")
+            _check_placeholders(f"device.{key}", variants[key], placeholders)
+    if mtls:
+        variants.update(_parse_miaf_device(section, launch or "", placeholders))
+    else:
+        for key in ("bundle", "svid_rotation", "rotate_svid", "change_capabilities"):
+            if key in section.data:
+                raise ConfigError(f"device.{key}: only for a mutual-TLS profile (sut.profile = 'miaf-rc3')")
     timeout = _positive("device.timeout_s", section.get("timeout_s", (int, float), 30))
     parallel = section.get("parallel", bool, True)
     env_section = section.table("env")
@@ -471,6 +501,38 @@ def _parse_device(section: _Section) -> DeviceTarget:
         env_section.finish()
     section.finish()
     return DeviceTarget(mode=mode, launch=launch, timeout_s=timeout, env=env, parallel=parallel, **variants)
+
+
+def _parse_miaf_device(section: _Section, launch: str, placeholders: frozenset[str]) -> dict[str, Any]:
+    """[device] bundle, svid_rotation, rotate_svid, change_capabilities of a mutual-TLS device, checked together."""
+    bundle = section.get("bundle", str, "file")
+    if bundle not in BUNDLE_MODES:
+        raise ConfigError(f"device.bundle: must be one of {', '.join(BUNDLE_MODES)}, got {bundle!r}")
+    needs = {"file": ("bundle_file", "bundle_jwks"), "discovery": ("discovery_url",), "url": ("bundle_url",)}[bundle]
+    used = {name for _, name, _, _ in string.Formatter().parse(launch) if name}
+    if launch and not used & set(needs):
+        raise ConfigError(f"device.bundle = {bundle!r}: device.launch must use "
+                          f"{' or '.join('{' + n + '}' for n in needs)}")
+    if bundle in ("discovery", "url") and launch and not used & {"mis_ca_file", "mis_pin"}:
+        raise ConfigError(f"device.bundle = {bundle!r}: device.launch must give the MIS origin's initial trust "
+                          "({mis_ca_file} or {mis_pin}; MTB-01: no trust on first use)")
+    if launch and not {"svid_cert", "svid_key"} <= used:
+        raise ConfigError("device.launch: a mutual-TLS device is given its X.509-SVID: use {svid_cert} and {svid_key} "
+                          "(and {svid_chain} when the certificate file must not carry the intermediates)")
+    rotation = section.get("svid_rotation", str, "none")
+    if rotation not in SVID_ROTATION_MODES:
+        raise ConfigError(f"device.svid_rotation: must be one of {', '.join(SVID_ROTATION_MODES)}, got {rotation!r}")
+    rotate = section.get("rotate_svid", str)
+    if rotation == "hook" and not rotate:
+        raise ConfigError("device.rotate_svid: required when device.svid_rotation = 'hook'")
+    if rotate is not None:
+        if rotation != "hook":
+            raise ConfigError("device.rotate_svid: only with device.svid_rotation = 'hook'")
+        _check_placeholders("device.rotate_svid", rotate, placeholders)
+    change = section.get("change_capabilities", str)
+    if change is not None:
+        _check_placeholders("device.change_capabilities", change, placeholders)
+    return {"bundle": bundle, "svid_rotation": rotation, "rotate_svid": rotate, "change_capabilities": change}
 
 
 #: The [sut] keys that name who and what is certified; each one line of printable text (quoted in signed records).
@@ -543,7 +605,8 @@ def _parse_sut(data: dict[str, Any], *, base_dir: Path, source: str) -> SutConfi
         raise ConfigError("[device]: required table is missing for sut.role = 'device'")
     if wfm_section is not None:
         raise ConfigError("[wfm]: not allowed for sut.role = 'device'")
-    return SutConfig(role=role, name=name, profile=profile, device=_parse_device(device_section), source=source)
+    return SutConfig(role=role, name=name, profile=profile, source=source,
+                     device=_parse_device(device_section, mtls=is_mtls_profile(profile)))
 
 
 def load_sut(path: Path | str) -> SutConfig:

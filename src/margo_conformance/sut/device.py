@@ -62,6 +62,44 @@ class Endpoints:
 
 
 @dataclass
+class MiafEndpoints(Endpoints):
+    """What a mutual-TLS (MIAF) device is told: its SVID files, its anchors (PEM and JWK Set), where the MIS
+    serves discovery and the bundle, the MIS origin's initial trust (CA file or SPKI pin), the IDs, the labels
+    file. ``ca_file`` is the PEM anchors too."""
+
+    svid_cert: Path | None = None
+    svid_key: Path | None = None
+    svid_chain: Path | None = None
+    bundle_jwks: Path | None = None
+    discovery_url: str = ""
+    bundle_url: str = ""
+    mis_ca_file: Path | None = None
+    mis_pin: str = ""
+    wfm_spiffe_id: str = ""
+    trust_domain: str = ""
+    device_id: str = ""
+    labels_file: Path | None = None
+
+    def values(self, state_dir: Path) -> dict[str, str]:
+        values = super().values(state_dir)
+        values.update(
+            svid_cert=str(self.svid_cert or ""), svid_key=str(self.svid_key or ""),
+            svid_chain=str(self.svid_chain or ""), bundle_file=str(self.ca_file), bundle_jwks=str(self.bundle_jwks or ""),
+            discovery_url=self.discovery_url, bundle_url=self.bundle_url, mis_ca_file=str(self.mis_ca_file or ""),
+            mis_pin=self.mis_pin, wfm_spiffe_id=self.wfm_spiffe_id, trust_domain=self.trust_domain,
+            device_id=self.device_id, labels_file=str(self.labels_file or ""))
+        return values
+
+
+#: What manual mode shows for a MIAF device, in this order (placeholder -> label).
+MIAF_MANUAL_LINES = (("wfm_url", "WFM URL"), ("wfm_spiffe_id", "WFM SPIFFE ID"), ("trust_domain", "Trust domain"),
+                     ("device_id", "Device ID"), ("svid_cert", "SVID certificate"), ("svid_key", "SVID key"),
+                     ("svid_chain", "SVID chain"), ("bundle_file", "Bundle (PEM)"), ("bundle_jwks", "Bundle (JWK Set)"),
+                     ("discovery_url", "Discovery URL"), ("bundle_url", "Bundle URL"), ("mis_ca_file", "MIS CA file"),
+                     ("mis_pin", "MIS pin"), ("labels_file", "Labels file"), ("state_dir", "State dir"))
+
+
+@dataclass
 class DeviceRun:
     """What happened to one launch: evidence for the report, and the facts steps need."""
 
@@ -192,11 +230,17 @@ class DeviceUnderTest:
 
     def _manual(self, endpoints: Endpoints, state_dir: Path, until: Callable[[], bool] | None,
                 timeout: float) -> DeviceRun:
-        self.announce(
-            f"\nStart the device now (manual mode):\n  WFM URL:      {endpoints.wfm_url}\n"
-            f"  WFM root CA:  {endpoints.ca_file}\n  State dir:    {state_dir}\n"
-            f"Waiting up to {timeout:g} s for its traffic ...\n"
-        )
+        if isinstance(endpoints, MiafEndpoints):
+            values = endpoints.values(state_dir)
+            lines = "".join(f"  {label + ':':<18}{values[key]}\n" for key, label in MIAF_MANUAL_LINES if values[key])
+            self.announce(f"\nStart the device now (manual mode):\n{lines}Waiting up to {timeout:g} s for its "
+                          "traffic ...\n")
+        else:
+            self.announce(
+                f"\nStart the device now (manual mode):\n  WFM URL:      {endpoints.wfm_url}\n"
+                f"  WFM root CA:  {endpoints.ca_file}\n  State dir:    {state_dir}\n"
+                f"Waiting up to {timeout:g} s for its traffic ...\n"
+            )
         run = DeviceRun(command="(manual)", variant="out-of-band", started_at=time.time())
         deadline = time.monotonic() + timeout
         run.stopped_by = "timeout"
@@ -208,6 +252,24 @@ class DeviceUnderTest:
             time.sleep(0.1)
         run.ended_at = time.time()
         return run
+
+    def hook(self, key: str, template: str, values: dict[str, str], *, timeout_s: float = 30.0) -> str:
+        """Run one of the SUT file's hook commands (``rotate_svid``, ``change_capabilities``) with the placeholders
+        filled in; a hook that fails is a fault of the lab, not of the device (HarnessError)."""
+        try:
+            argv = [word.format(**values) for word in command_words(template)]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"device.{key}: cannot fill in the placeholders ({exc})") from None
+        shown = redact_command(shlex.join(argv))
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+                                  env={**os.environ, **self.target.env}, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HarnessError(f"device.{key} could not be run: {exc} ({shown})") from None
+        if done.returncode != 0:
+            tail = done.stderr.decode("utf-8", "replace")[-300:].strip()
+            raise HarnessError(f"device.{key} exited with {done.returncode} ({shown}): {tail}")
+        return shown
 
     def close(self) -> None:
         """Never leave a device process behind."""
@@ -245,7 +307,30 @@ def builtin_device(defects: tuple[str, ...]) -> dict[str, list[str]]:
     }
 
 
+def builtin_miaf_device(defects: tuple[str, ...], profile: str) -> dict[str, list[str]]:
+    """argv templates of the reference MIAF device (``device run --profile <p>``): SVID files, bundle discovery over
+    the MIS origin it authenticates with the MIS CA, the labels file, ``--watch`` (it stays up: the harness
+    rotates its SVID, changes its labels and refreshes its bundle while it runs)."""
+    base = [sys.executable, "-m", "margo_conformance.device", "run", "--profile", profile, "--wfm-url", "{wfm_url}",
+            "--svid-cert", "{svid_cert}", "--svid-key", "{svid_key}", "--svid-chain", "{svid_chain}",
+            "--discovery-url", "{discovery_url}", "--mis-ca-file", "{mis_ca_file}", "--device-id", "{device_id}",
+            "--labels-file", "{labels_file}", "--state-dir", "{state_dir}", "--watch", "--timeout", "5",
+            "--attempts", "5"]
+    for defect in defects:
+        base += ["--defect", defect]
+    return {"out-of-band": base, "gateway": base + ["--gateway-children", "2"]}
+
+
+#: The builtin MIAF device's declared modes (what a vendor says in [device] bundle / svid_rotation).
+BUILTIN_MIAF_TARGET = dict(bundle="discovery", svid_rotation="file", change_capabilities=None)
+
+
 def open_device_under_test(sut: SutConfig) -> DeviceUnderTest:
+    from . import is_mtls_profile
+
+    if sut.builtin and is_mtls_profile(sut.profile):
+        return DeviceUnderTest(DeviceTarget(mode="launch", timeout_s=30.0, **BUILTIN_MIAF_TARGET),  # type: ignore[arg-type]
+                               builtin_argv=builtin_miaf_device(sut.defects, sut.profile))
     if sut.builtin:
         return DeviceUnderTest(DeviceTarget(mode="launch", timeout_s=30.0), builtin_argv=builtin_device(sut.defects))
     assert sut.device is not None

@@ -6,7 +6,8 @@ an ``Observation`` (an ``evidence.Exchange``) with the request as received (meth
 in their original case, body bytes), the response sent (or none, for a dropped one), the TLS facts of the
 connection, the signature base rebuilt by the verifier and the ``diagnose`` findings under MARGO_POLICY
 (even when the request was accepted). A TLS handshake that fails (a device refusing our certificate) is an
-observation of kind ``tls-failure`` with ``tls.error`` holding the alert: evidence, not an error. Bytes that
+observation of kind ``tls-failure`` with ``tls.error`` holding the alert: evidence, not an error (the MIAF
+device role also records each completed handshake, kind ``tls-handshake``). Bytes that
 are not HTTP at all are an observation of kind ``protocol-error``.
 
 Private keys never enter an observation: the WFM never holds a device's key, and text renderings go through
@@ -37,7 +38,7 @@ from ..errors import SutTimeout
 from ..evidence import Exchange
 from ..findings import Finding
 
-ObservationKind = Literal["http", "tls-failure", "protocol-error"]
+ObservationKind = Literal["http", "tls-failure", "protocol-error", "tls-handshake"]
 Route = Literal["certificate", "onboarding", "capabilities"]
 FaultAction = Literal["unavailable", "reject-onboarding", "fail-onboarding", "delay", "drop", "close-mid-response",
                       "respond"]

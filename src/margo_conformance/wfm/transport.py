@@ -194,6 +194,9 @@ class Listener:
         self.connections: dict[int, ConnectionInfo] = {}
         self.on_handshake_failure = on_handshake_failure
         self.on_protocol_error = on_protocol_error
+        #: Called with each connection whose handshake completed (its TLS facts and transport are set):
+        #: the device-role MIAF WFM records the client leaf of every connection (issue 20).
+        self.on_handshake: Callable[[ConnectionInfo], None] | None = None
         self.handshake_failures = 0
 
     @property
@@ -222,6 +225,8 @@ class Listener:
     def _handshake_done(self, info: ConnectionInfo, fut: asyncio.Future[Any]) -> None:
         exc = None if fut.cancelled() else fut.exception()  # retrieving it keeps asyncio quiet
         if exc is None:
+            if self.on_handshake is not None and not fut.cancelled():
+                self.on_handshake(info)
             return
         self.handshake_failures += 1
         info.mark_closed()

@@ -77,6 +77,9 @@ class Exchange:
     body: bytes = b""
     started_at: float = field(default_factory=time.time)
     fault: str | None = None
+    #: The answer as sent (the device-role simulated WFM keeps it as evidence).
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class MiafApp:
                                                               headers=(("retry-after", "1"),)), exchange)
         exchange.status = status
         out_headers = [*out_headers, ("content-length", str(len(body)))]
+        exchange.response_headers, exchange.response_body = out_headers, body
         await send({"type": "http.response.start", "status": status,
                     "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]})
         await send({"type": "http.response.body", "body": body})
