@@ -47,7 +47,7 @@ class Defect:
 #: role -> the modules whose ``DEFECTS`` make up that role's registry (one per profile's reference implementation).
 _MODULES: dict[str, tuple[str, ...]] = {
     "wfm": ("margo_conformance.wfm.defects", "margo_conformance.wfm.miaf.defects"),
-    "device": ("margo_conformance.device.defects",),
+    "device": ("margo_conformance.device.defects", "margo_conformance.device.miaf.defects"),
 }
 
 

@@ -35,8 +35,9 @@ UNTIL: dict[str, str | None] = {
     "the device runs until it has onboarded": "onboarded",
     "the device runs until it has reported its capabilities": "reported",
 }
-#: A shared recording runs until the furthest point of the scenarios that judge it.
-_REACH = {None: 0, "onboarded": 1, "reported": 2}
+#: A shared recording runs until the furthest point of the scenarios that judge it (the MIAF steps add theirs:
+#: ``miaf_recordings.py``).
+_REACH: dict[str | None, int] = {None: 0, "onboarded": 1, "reported": 2}
 NEEDS = {"onboarded": "an onboarding request", "reported": "a capabilities report"}
 
 #: (parser, function) of every Given step that sets up a recording.
@@ -145,12 +146,21 @@ def plan(item: pytest.Item, device: Any, template: Any) -> tuple[DeviceScenario,
     return (scenario, until) if launches else None
 
 
+def _rendered(item: pytest.Item, template: Any) -> Any:
+    """A Scenario Outline's steps with the item's Examples row filled in (a plain scenario as it is)."""
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
+    return template.render(example) if template is not None and example else template
+
+
 def schedule_all(items: list[pytest.Item], observatory: Any, device: Any, template_of: Callable[[pytest.Item], Any],
-                 *, sharing: bool) -> dict[str, str | None]:
-    """Schedule the recording of every collected device scenario, in their order; returns key -> until."""
+                 *, sharing: bool, recorder: Callable[..., Any] | None = None) -> dict[str, str | None]:
+    """Schedule the recording of every collected device scenario, in their order; returns key -> until.
+    ``recorder`` makes one recording (``record`` by default; the MIAF profile's is ``miaf_recordings.record``)."""
+    recorder = recorder or record
     planned: dict[str, tuple[DeviceScenario, str | None]] = {}
     for item in items:
-        found = plan(item, device, template_of(item))
+        found = plan(item, device, _rendered(item, template_of(item)))
         if found is None:
             continue
         key = recording_key(item, sharing=sharing)
@@ -162,7 +172,7 @@ def schedule_all(items: list[pytest.Item], observatory: Any, device: Any, templa
         else:
             planned[key] = (scenario, until)
     for key, (scenario, until) in planned.items():
-        observatory.schedule(key, lambda wfm, s=scenario, u=until, k=key: record(s, wfm, u, k))
+        observatory.schedule(key, lambda wfm, s=scenario, u=until, k=key: recorder(s, wfm, u, k))
     return {key: until for key, (_, until) in planned.items()}
 
 

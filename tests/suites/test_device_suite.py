@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.defects import defects_for
+from margo_conformance.defects import defects_for, of_profile
 from margo_conformance.requirements import load_catalog
 from margo_conformance.resources import FEATURES_DIR
 
 from .killmatrix import assert_default_run_names_the_deviation, run_suite
 
-DEVICE_DEFECTS = defects_for("device")
+DEVICE_DEFECTS = of_profile(defects_for("device"), "httpsig-2026h1")  # the MIAF ones: test_device_miaf_suite.py
 
 #: Defects that break only our reading of an open question (interpretation axis) or a SHOULD (advisory axis),
 #: so a default run passes with the deviation named and only --strict fails: accepting TLS 1.2 (Q-08),

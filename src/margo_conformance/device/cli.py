@@ -3,6 +3,9 @@
 Exit codes: 0 onboarding and capability report succeeded; 1 the WFM refused (the reason names the
 problem type); 2 bad usage (unknown defect, missing file, both or neither CA options); 3 the WFM could not
 be reached or its certificate was not trusted. Expected failures print one line, never a traceback.
+
+``--profile`` picks the device: a profile whose authenticator is ``mtls-svid`` runs the reference MIAF device
+(``device/miaf/``, its own options: ``--svid-cert`` ...); every other runs the httpsig device below, unchanged.
 """
 
 from __future__ import annotations
@@ -59,8 +62,23 @@ def _write_evidence(path: Path, exchanges: list[Exchange]) -> None:
         typer.echo(f"warning: could not write the evidence file {path}: {exc}", err=True)
 
 
+#: Options only the mutual-TLS (SVID) device reads, and only the httpsig device reads: given under the other
+#: profile kind they are a usage error, never silently ignored.
+_MIAF_ONLY = ("--svid-cert", "--svid-key", "--svid-chain", "--bundle-file", "--discovery-url", "--bundle-url",
+              "--mis-ca-file", "--mis-pin", "--wfm-spiffe-id", "--labels-file", "--watch")
+_HTTPSIG_ONLY = ("--ca-file", "--bootstrap-ca-file", "--bootstrap-url", "--capabilities", "--key-type", "--alg",
+                 "--cert-form", "--cert-file", "--key-file")
+
+
+def _given(names: tuple[str, ...], values: dict[str, object]) -> list[str]:
+    return [n for n in names if values.get(n) not in (None, False, [], ())]
+
+
 @app.command("run")
 def run(
+    profile: Optional[str] = typer.Option(
+        None, "--profile", help="spec profile (default httpsig-2026h1); a mutual-TLS profile (miaf-rc3) runs the "
+        "MIAF device"),
     wfm_url: str = typer.Option(
         ..., "--wfm-url", help="WFM base URL: https://host:port, optionally with a path prefix before /api/v1"),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="WFM root CA, PEM or DER (out of band)"),
@@ -68,7 +86,8 @@ def run(
         None, "--bootstrap-ca-file", help="CA that verifies the channel the WFM root CA is downloaded over"),
     bootstrap_url: Optional[str] = typer.Option(
         None, "--bootstrap-url", help="where to download the root CA from (default: the WFM URL)"),
-    state_dir: Path = typer.Option(..., "--state-dir", help="key, certificate, clientId, WFM URL"),
+    state_dir: Optional[Path] = typer.Option(
+        None, "--state-dir", help="key, certificate, clientId, WFM URL (required for httpsig)"),
     capabilities: Optional[Path] = typer.Option(None, "--capabilities", help="manifest JSON (default: from the host)"),
     gateway_children: Optional[str] = typer.Option(
         None, "--gateway-children", help="see-thru gateway mode: a child count, or a JSON file of child manifests"),
@@ -84,9 +103,66 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="only warnings and the result line"),
     evidence: Optional[Path] = typer.Option(
         None, "--evidence", help="write every exchange (requests, answers, TLS facts, signature bases) as JSON"),
+    svid_cert: Optional[Path] = typer.Option(
+        None, "--svid-cert", help="[miaf] the device's X.509-SVID leaf PEM, optionally followed by intermediates"),
+    svid_key: Optional[Path] = typer.Option(None, "--svid-key", help="[miaf] its private key, unencrypted PEM"),
+    svid_chain: Optional[Path] = typer.Option(
+        None, "--svid-chain", help="[miaf] intermediates PEM (may be empty), sent after the leaf"),
+    bundle_file: Optional[Path] = typer.Option(
+        None, "--bundle-file", help="[miaf] trust anchors: PEM certificates or a SPIFFE bundle (JWK Set)"),
+    discovery_url: Optional[str] = typer.Option(
+        None, "--discovery-url", help="[miaf] https://HOST:PORT/.well-known/margo (trust bundle discovery)"),
+    bundle_url: Optional[str] = typer.Option(None, "--bundle-url", help="[miaf] the SPIFFE bundle's https URL"),
+    mis_ca_file: Optional[Path] = typer.Option(
+        None, "--mis-ca-file", help="[miaf] CA certificates (with host-name check) for the discovery/bundle origin"),
+    mis_pin: list[str] = typer.Option(
+        [], "--mis-pin", help="[miaf] base64 SHA-256 of a DER SubjectPublicKeyInfo of the origin's chain (repeatable)"),
+    wfm_spiffe_id: Optional[str] = typer.Option(
+        None, "--wfm-spiffe-id", help="[miaf] must equal the WFM ID derived from the device's own SVID"),
+    labels_file: Optional[Path] = typer.Option(
+        None, "--labels-file", help="[miaf] JSON object of labels; watched: a change is reported again"),
+    watch: bool = typer.Option(
+        False, "--watch", help="[miaf] keep running: watch labels, SVID files and the bundle until SIGTERM"),
 ) -> None:
     """Onboard to a WFM and report capabilities, as a conformant device client (or a named defective one)."""
     _setup_logging(quiet)
+    given = {"--svid-cert": svid_cert, "--svid-key": svid_key, "--svid-chain": svid_chain,
+             "--bundle-file": bundle_file, "--discovery-url": discovery_url, "--bundle-url": bundle_url,
+             "--mis-ca-file": mis_ca_file, "--mis-pin": mis_pin, "--wfm-spiffe-id": wfm_spiffe_id,
+             "--labels-file": labels_file, "--watch": watch, "--ca-file": ca_file,
+             "--bootstrap-ca-file": bootstrap_ca_file, "--bootstrap-url": bootstrap_url,
+             "--capabilities": capabilities, "--key-type": None if key_type == "p256" else key_type, "--alg": alg,
+             "--cert-form": None if cert_form == "der" else cert_form, "--cert-file": cert_file,
+             "--key-file": key_file}
+    if profile is not None:
+        from ..profiles import load_profile
+
+        try:
+            chosen = load_profile(profile)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if chosen.authenticator == "mtls-svid":
+            stray = _given(_HTTPSIG_ONLY, given)
+            if stray:
+                typer.echo(f"error: {', '.join(stray)} belong to the httpsig device; profile {chosen.name} takes "
+                           "--svid-cert/--svid-key and a bundle option", err=True)
+                raise typer.Exit(2)
+            from .miaf.command import MiafOptions, run_miaf
+
+            raise typer.Exit(run_miaf(chosen, MiafOptions(
+                wfm_url=wfm_url, svid_cert=svid_cert, svid_key=svid_key, svid_chain=svid_chain,
+                bundle_file=bundle_file, discovery_url=discovery_url, bundle_url=bundle_url, mis_ca_file=mis_ca_file,
+                mis_pins=list(mis_pin), wfm_spiffe_id=wfm_spiffe_id, device_id=device_id,
+                gateway_children=gateway_children, labels_file=labels_file, watch=watch, attempts=retries,
+                timeout=timeout, state_dir=state_dir, defects=list(defect)), evidence=evidence))
+    stray = _given(_MIAF_ONLY, given)
+    if stray:
+        typer.echo(f"error: {', '.join(stray)} belong to a mutual-TLS profile's device (--profile miaf-rc3)", err=True)
+        raise typer.Exit(2)
+    if state_dir is None:
+        typer.echo("error: Missing option '--state-dir'", err=True)
+        raise typer.Exit(2)
     try:
         config = DeviceConfig(
             wfm_url=wfm_url, state_dir=state_dir, ca_file=ca_file, bootstrap_ca_file=bootstrap_ca_file,

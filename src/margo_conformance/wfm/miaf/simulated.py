@@ -69,6 +69,11 @@ class MiafSetup:
     mis: list[Callable[[TrustBundleService], None]] = field(default_factory=list)
     #: Faults put on the WFM before the launch.
     faults: list[Callable[[SimulatedMiafWfm], None]] = field(default_factory=list)
+    #: The recording's plan, set by the device-role steps (``steps/device/miaf_recordings.py``): actions taken
+    #: while the device runs, when the recording is complete, and how long to wait for either.
+    stages: list[Any] = field(default_factory=list)
+    done: Any = None
+    window_s: float = 6.0
 
 
 @dataclass
@@ -196,6 +201,15 @@ class SimulatedMiafWfm:
         assert self.server is not None
         self.server.svid = self.wfm_svid(fixture)
         self.server.operator.set_trust_bundle(self.authority.bundle_pem())  # a new version: the context is rebuilt
+        self.close_idle_connections()
+
+    def close_idle_connections(self) -> None:
+        """Close the device's kept-alive connections, so that its next request needs a new handshake."""
+        import asyncio
+
+        server = self.server
+        if server is not None and server._loop is not None:
+            asyncio.run_coroutine_threadsafe(server._close_idle(), server._loop).result(timeout=5)
 
     def rotate_device_svid(self) -> bytes:
         """Issue the device a new SVID and rewrite ``{svid_cert}``/``{svid_key}``/``{svid_chain}`` in place (each
@@ -213,11 +227,14 @@ class SimulatedMiafWfm:
         self.issued_leaves.append(svid.cert_der())
         return svid.cert_der()
 
-    def change_labels(self) -> None:
+    def change_labels(self, labels: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Rewrite ``{labels_file}`` (atomically) with ``labels`` (default: ``CHANGED_LABELS``); returns them."""
         assert self.files is not None
+        labels = CHANGED_LABELS if labels is None else labels
         tmp = self.files.labels_file.with_suffix(".new")
-        tmp.write_text(json.dumps(CHANGED_LABELS), encoding="utf-8")
+        tmp.write_text(json.dumps(labels), encoding="utf-8")
         os.replace(tmp, self.files.labels_file)
+        return labels
 
     # ------------------------------------------------------------------ what the device did
     def leaf_of(self, connection_id: int | None) -> bytes | None:

@@ -1,0 +1,115 @@
+"""Self-tests of the MIAF device-role suite (profile miaf-rc3): the reference MIAF device passes; each of its
+defects is caught on its own requirement.
+
+Each run is ``margo-conformance run --role device --sut builtin --profile miaf-rc3`` in a subprocess, as a user
+would, with two recordings side by side (--jobs 2). To keep CI lean the kill matrix runs each defect over the
+shared nominal recording (every scenario tagged @recording:nominal: one launch) plus the scenarios of its own
+requirement(s), not over the whole suite: a stray failure is looked for where the defect can show, the nominal run
+and its own rows. The clean device runs the whole suite once.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from margo_conformance.defects import defects_for, of_profile
+
+from .killmatrix import SuiteRun, run_suite
+
+PROFILE = "miaf-rc3"
+MIAF_DEVICE_DEFECTS = of_profile(defects_for("device"), PROFILE)
+BASE = ("--profile", PROFILE, "--jobs", "2")
+#: Scenarios of the nominal recording and of no other launch: where a defect of the nominal run shows.
+NOMINAL = "recording"
+
+
+def _tags(*requirements: str) -> tuple[str, ...]:
+    marks = [NOMINAL] + ["req_" + r.replace("-", "_") for r in requirements]
+    return ("--tags", " or ".join(dict.fromkeys(marks)))
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    return run_suite("device", tmp_path_factory.mktemp("device-miaf-clean"), extra=BASE)
+
+
+def test_reference_miaf_device_passes_every_scenario(clean_run: SuiteRun) -> None:
+    assert clean_run.exit_code == 0, clean_run.log
+    counts = clean_run.summary["counts"]["scenarios"]
+    assert counts["failed"] == counts["broken"] == counts["not_tested"] == 0, counts
+    assert counts["passed"] >= 38, counts
+    assert clean_run.summary["profile"]["id"] == PROFILE
+
+
+def test_every_device_binding_must_row_is_judged_or_says_why_not(clean_run: SuiteRun) -> None:
+    """A MUST row of the MIAF catalog that binds the device is PASS in the clean run, or NOT TESTED with the reason
+    the suite gives for it (attestation, or ``checks.miaf_device.DEVICE_NOT_TESTED``)."""
+    from margo_conformance.checks.miaf_device import DEVICE_NOT_TESTED
+    from margo_conformance.requirements import load_catalog
+
+    rows = {r["id"]: r for r in clean_run.summary["requirements"]}
+    musts = [r for r in load_catalog().all() if PROFILE in r.profiles and r.binds in ("device", "both")
+             and r.verdict_level == "MUST"]
+    unexplained = [r.id for r in musts if rows[r.id]["verdict"] != "PASS"
+                   and r.verified_by == "scenario" and r.id not in DEVICE_NOT_TESTED]
+    assert unexplained == [], f"device-binding MUST rows neither judged nor explained: {unexplained}"
+
+
+def test_the_nominal_recording_is_one_launch_shared_by_its_scenarios(clean_run: SuiteRun) -> None:
+    """Every scenario tagged @recording:nominal carries the one shared recording as its evidence."""
+    carrying = set()
+    for result in (clean_run.output / "allure-results").glob("*-result.json"):
+        data = json.loads(result.read_text())
+        names = [a["name"] for step in data.get("steps", []) for a in step.get("attachments", [])]
+        names += [a["name"] for a in data.get("attachments", [])]
+        if any("shared recording 'nominal'" in n for n in names):
+            carrying.add(data["name"])
+    assert len(carrying) >= 10, carrying
+
+
+def test_the_run_record_holds_every_connection_and_request(clean_run: SuiteRun) -> None:
+    har = json.loads((clean_run.output / "evidence" / "exchanges.har").read_text())
+    kinds = {e["_observation"]["kind"] for e in har["log"]["entries"]}
+    assert {"http", "tls-handshake", "tls-failure"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("defect", MIAF_DEVICE_DEFECTS, ids=[d.name for d in MIAF_DEVICE_DEFECTS])
+def test_kill_matrix(defect, tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = run_suite("device", tmp_path_factory.mktemp(f"device-miaf-{defect.name}"), defects=(defect.name,),
+                    strict=defect.strict_only, extra=BASE + _tags(defect.requirement, *defect.related))
+    assert run.exit_code == 1, f"{defect.name} was not caught (exit {run.exit_code}):\n{run.log}"
+    row = run.requirement(defect.requirement)
+    assert row["verdict"] in ("FAIL", "DEVIATION", "ADVISORY") and row["axis"], \
+        f"{defect.name}: {defect.requirement} is {row['verdict']}: {row['reason']}"
+    assert run.unrelated_failures(defect.requirement, *defect.related) == [], defect.name
+    broken = [f"{s['name']}: {s['message'][:200]}" for s in run.summary["scenarios"] if s["outcome"] == "broken"]
+    assert broken == [], f"{defect.name} broke scenarios: {broken}"
+
+
+def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_path: Path) -> None:
+    """bundle = "file": the same device launched from a SUT file with {bundle_file}; the bundle scenarios say
+    NOT TESTED (the device does not fetch its bundle), the others pass."""
+    sut = tmp_path / "device-miaf.toml"
+    sut.write_text(textwrap.dedent("""\
+        [sut]
+        role = "device"
+        profile = "miaf-rc3"
+        name = "reference MIAF device, bundle as a file"
+        [device]
+        launch = "{harness} device run --profile miaf-rc3 --wfm-url {wfm_url} --svid-cert {svid_cert} --svid-key {svid_key} --svid-chain {svid_chain} --bundle-file {bundle_file} --device-id {device_id} --labels-file {labels_file} --watch --timeout 5"
+        bundle = "file"
+        svid_rotation = "file"
+        timeout_s = 30
+        """))
+    run = run_suite("device", tmp_path / "out", sut=str(sut),
+                    extra=("--jobs", "2", "--tags", "recording or req_MCAP_02 or req_MTLS_08 or req_MTB_01"))
+    assert run.exit_code == 0, run.log
+    by_name = {s["name"]: s for s in run.summary["scenarios"]}
+    mtb01 = by_name["The device does not trust an MIS origin its initial trust does not cover"]
+    assert mtb01["outcome"] == "not_tested" and 'bundle = "file"' in mtb01["message"]
+    passed = [s for s in run.summary["scenarios"] if s["outcome"] == "passed"]
+    assert len(passed) >= 12, [(s["name"], s["outcome"]) for s in run.summary["scenarios"]]
