@@ -160,9 +160,12 @@ class BundleSource:
         if changed:
             self.version += 1
             log.info("trust bundle: %s", anchors.describe())
-        hint = anchors.refresh_hint_s if anchors.refresh_hint_s is not None else DEFAULT_REFRESH_S
-        self._next_refresh = self._clock() + max(MIN_REFRESH_S, hint)
+        self._schedule()
         return anchors
+
+    def _schedule(self) -> None:
+        hint = self.anchors.refresh_hint_s if self.anchors is not None else None
+        self._next_refresh = self._clock() + max(MIN_REFRESH_S, DEFAULT_REFRESH_S if hint is None else hint)
 
     def refresh(self) -> bool:
         """Re-read the file when its content changed, or refetch the bundle when its refresh is due.
@@ -177,7 +180,7 @@ class BundleSource:
             answer = self._get(self.bundle_url, etag=self.etag)
         except BundleUnusable as exc:
             log.warning("bundle refresh failed, keeping the current anchors: %s", exc)
-            self._next_refresh = self._clock() + max(MIN_REFRESH_S, self.anchors.refresh_hint_s or DEFAULT_REFRESH_S)
+            self._schedule()
             return False
         if answer.status == 200:
             self.etag = answer.etag or self.etag
@@ -186,7 +189,7 @@ class BundleSource:
             if answer.status != 304:
                 log.warning("bundle refresh: %s answered %d; keeping the current anchors", self.bundle_url,
                             answer.status)
-            self._next_refresh = self._clock() + max(MIN_REFRESH_S, self.anchors.refresh_hint_s or DEFAULT_REFRESH_S)
+            self._schedule()
         return self.version != before
 
     def _refresh_file(self, path: Path) -> bool:

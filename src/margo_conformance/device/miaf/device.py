@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ POLL_S = 0.2
 CONNECT_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: The longest Retry-After the device waits for; a longer one ends the attempt (the answer is reported).
 MAX_WAIT_S = 300.0
+#: When watching, reports that could not be delivered (unreachable, still unavailable) are tried again this often.
+PENDING_RETRY_S = 5.0
 
 
 class ReportFailed(Exception):
@@ -116,6 +119,8 @@ class MiafDevice:
         self.bundle = BundleSource(config.bundle, self.behaviour, trust_domain=self.svid.trust_domain, mis=mis)
         self._wire: MiWire | None = None
         self._sent: dict[str, bytes] = {}  # deviceId -> the body the WFM accepted last
+        self._refused: dict[str, bytes] = {}  # deviceId -> a body the WFM refused as not retryable (never resent)
+        self._retry_pending_at: float | None = None
         self._svid_fingerprint = self.svid.fingerprint
 
     # ------------------------------------------------------------------ the flow
@@ -134,9 +139,10 @@ class MiafDevice:
                 log.info("trust anchors replaced; reconnecting under them")
                 force = True
             labels_changed = self.behaviour.watch_labels and self._labels_changed()
+            pending = self._retry_pending_at is not None and time.monotonic() >= self._retry_pending_at
             if force:
                 self._reconnect()
-            if force or labels_changed:
+            if force or labels_changed or pending:
                 self._report_logged(force=force)
 
     def _report_logged(self, *, force: bool) -> None:
@@ -149,24 +155,34 @@ class MiafDevice:
         """Send every report whose body the WFM has not accepted yet (all of them with ``force``)."""
         labels = self.labels
         done: list[str] = []
+        self._retry_pending_at = None
         for rep in self.capabilities.reports(labels, client_id=self.svid.client_id):
-            if not force and self._sent.get(rep.device_id) == rep.body:
+            if rep.body == self._refused.get(rep.device_id):
+                continue  # refused as not retryable: never the same bytes again (MRTY-07, Q-46)
+            if not force and rep.body == self._sent.get(rep.device_id):
                 continue
-            self._send_with_retries(rep)
+            try:
+                self._send_with_retries(rep)
+            except ReportFailed as exc:
+                if exc.final:
+                    self._refused[rep.device_id] = rep.body
+                else:
+                    self._retry_pending_at = time.monotonic() + PENDING_RETRY_S
+                raise
             self._sent[rep.device_id] = rep.body
             done.append(rep.device_id)
         return done
 
     def _send_with_retries(self, rep: Report) -> None:
         backoff = Backoff(self.behaviour)
-        last = ""
+        last, refused = "", False
         for attempt in range(1, self.config.attempts + 1):
             if self.stop.is_set():
                 raise ReportFailed("stopped", final=False)
             try:
                 exchange = self._exchange(rep)
             except Unreachable as exc:
-                last = str(exc)
+                last, refused = str(exc), False
                 if attempt < self.config.attempts:
                     gap = CONNECT_BACKOFF_S[min(attempt - 1, len(CONNECT_BACKOFF_S) - 1)]
                     log.info("unreachable (%s); retrying in %.1f s", exc, gap)
@@ -182,7 +198,7 @@ class MiafDevice:
                 log.info("%s %s -> %d", rep.method, rep.path, exchange.response.status)
                 return
             problem = problem_of(exchange.response)
-            last = str(problem)
+            last, refused = str(problem), 400 <= exchange.response.status < 500 and exchange.response.status != 429
             if not advice.retry:
                 raise ReportFailed(f"{rep.method} {rep.path}: {problem}", final=True)
             gap = backoff.gap(advice)
@@ -192,7 +208,7 @@ class MiafDevice:
                 log.info("%s %s -> %s; retrying in %.2f s", rep.method, rep.path, problem, gap)
                 self.stop.wait(gap)
         raise ReportFailed(f"{rep.method} {rep.path}: gave up after {self.config.attempts} attempts ({last})",
-                           final=False)
+                           final=refused)
 
     def _exchange(self, rep: Report) -> Exchange:
         if self._wire is None:

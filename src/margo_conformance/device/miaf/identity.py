@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -48,7 +49,7 @@ class OwnSvid:
 
     leaf: x509.Certificate
     intermediates: tuple[x509.Certificate, ...]
-    key_pem: bytes
+    key: Any  # the private key object (never written anywhere but a private temporary file for OpenSSL)
     spiffe_id: str
     trust_domain: str
     wfm_id: str
@@ -115,7 +116,5 @@ def load_svid(paths: SvidPaths) -> OwnSvid:
     shape = classify_client_svid(leaf, trust_domain=sid.trust_domain, wfm_id=seg[2])
     if not shape.accepted:
         raise ConfigError(f"the SVID {paths.cert} ({sid}) is not a valid client SVID: {shape.reason}")
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    return OwnSvid(leaf=leaf, intermediates=tuple(intermediates), key_pem=pem, spiffe_id=str(sid),
+    return OwnSvid(leaf=leaf, intermediates=tuple(intermediates), key=key, spiffe_id=str(sid),
                    trust_domain=sid.trust_domain, wfm_id=seg[2], client_id=seg[4], fingerprint=fingerprint)

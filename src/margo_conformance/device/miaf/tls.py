@@ -15,16 +15,14 @@ checks and no partial chains (MTLS-07, SVID-09: OpenSSL never fetches AIA), and 
 
 from __future__ import annotations
 
-import os
 import ssl
-import tempfile
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
+from ...pki import IssuedCert
 from ...pki.spiffe import classify_wfm_svid
 from .anchors import Anchors
 from .defects import Behaviour
@@ -41,15 +39,8 @@ class WfmIdentityRefused(Exception):
 
 
 def load_identity(ctx: ssl.SSLContext, svid: OwnSvid, *, with_intermediates: bool = True) -> None:
-    """Load our SVID into ``ctx``. OpenSSL reads files only: the chain and key go to a private temporary
-    directory (0700, key 0600) that is removed at once."""
-    with tempfile.TemporaryDirectory(prefix="margo-miaf-device-") as tmp:
-        cert_path, key_path = Path(tmp) / "svid.pem", Path(tmp) / "svid.key"
-        cert_path.write_bytes(svid.chain_pem(with_intermediates=with_intermediates))
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(svid.key_pem)
-        ctx.load_cert_chain(str(cert_path), str(key_path))
+    """Load our SVID (leaf, then its intermediates unless a defect leaves them out) into ``ctx``."""
+    IssuedCert(svid.leaf, svid.key, svid.intermediates if with_intermediates else ()).configure_cert(ctx)
 
 
 def mi_context(svid: OwnSvid, anchors: Anchors, behaviour: Behaviour) -> ssl.SSLContext:
