@@ -76,3 +76,72 @@ def test_the_sut_file_of_the_node_client_is_a_valid_miaf_device_sut(tmp_path: Pa
     assert (sut.role, sut.profile) == ("device", "miaf-rc3")
     assert sut.device is not None
     assert (sut.device.bundle, sut.device.svid_rotation, sut.device.launch_gateway) == ("file", "file", None)
+
+
+#: What this client does not do, as the suite names it: each NOT TESTED scenario must carry one of these reasons.
+DECLARED_LACKS = ("the SUT file has no device.launch_gateway command",  # no see-thru gateway mode
+                  "the SUT file says bundle = ")  # bundle from a file: no discovery, no bundle URL, no refresh
+#: Rows this client must be judged PASS on: transport, its SVID as presented, the WFM's identity, capabilities
+#: (the labels file as the change trigger), retries and problem types, and the SVID renewal (advisory row).
+MUST_PASS = ("MTLS-01", "MTLS-03", "MTLS-04", "MTLS-06", "MTLS-07", "MTLS-08", "MGEN-02", "MGEN-07", "MGEN-08",
+             "MID-04", "MID-05", "SVID-02", "SVID-04", "SVID-05", "SVID-08", "SVID-09", "SVID-10", "SVID-12",
+             "MCAP-01", "MCAP-02", "MCAP-03", "MCAP-12", "MCAP-14", "MCAP-15", "MCAP-22", "MERR-07", "MRTY-06",
+             "MRTY-07", "MRTY-08")
+#: The scenarios a client that checks the host name instead of the SPIFFE ID must fail, each on MID-05.
+NOMINAL = "The device reports to W-OK, which has no DNS SAN, reached by a host name its SVID does not carry"
+MID05_SCENARIOS = {
+    NOMINAL,
+    "A DNS SAN matching the URL host does not stand in for the SPIFFE ID: W-DNS-WRONGID",
+    "A DNS SAN matching the URL host does not stand in for the SPIFFE ID: W-DNSONLY",
+}
+
+
+def _failed_checks(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {s["name"]: [v for v in s["verdicts"] if not v["passed"]] for s in summary["scenarios"]
+            if s["outcome"] == "failed"}
+
+
+@pytest.mark.slow
+@pytest.mark.suite
+@pytest.mark.timeout(HARNESS_TIMEOUT_S + 60)
+def test_the_miaf_device_suite_certifies_the_node_client(tmp_path: Path) -> None:
+    code, summary, log = run_harness(tmp_path / "run")
+    assert code == 0, log
+    assert summary["result"]["verdict"] in ("PASS", "PASS WITH GAPS"), summary["result"]
+    counts = summary["counts"]
+    assert counts["scenarios"]["failed"] == counts["scenarios"]["broken"] == 0, counts
+    assert counts["axes"]["must"] == counts["axes"]["interpretation"] == 0, counts
+    assert counts["scenarios"]["passed"] >= 25, counts  # the suite ran, not just its not-tested part
+    gaps = {s["name"]: s["message"] for s in summary["scenarios"] if s["outcome"] == "not_tested"}
+    assert all(any(lack in why for lack in DECLARED_LACKS) for why in gaps.values()), gaps
+    verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
+    assert {r: verdicts[r] for r in MUST_PASS} == dict.fromkeys(MUST_PASS, "PASS")
+
+
+@pytest.mark.slow
+@pytest.mark.suite
+@pytest.mark.timeout(HARNESS_TIMEOUT_S + 60)
+def test_the_same_client_with_host_name_verification_fails_mid_05(tmp_path: Path) -> None:
+    """A pass above means something: with Node's host-name check instead of the SPIFFE ID, the client refuses
+    W-OK (no DNS SAN for the URL host) and reports to W-DNS-WRONGID and W-DNSONLY (DNS SAN = the URL host)."""
+    code, summary, log = run_harness(tmp_path / "run", "--hostname-check")
+    assert code == 1, log
+    failed = _failed_checks(summary)
+    assert set(failed) == MID05_SCENARIOS, sorted(failed)
+    for name, checks in failed.items():
+        assert checks and all("MID-05" in c["requirements"] for c in checks), (name, checks)
+    # Why each failed: no PUT reached W-OK (the TLS connection ended without HTTP) ...
+    (nominal,) = failed[NOMINAL]
+    assert nominal["expected"] == "a PUT the WFM accepted" and all("PUT" not in o for o in nominal["observed"]), nominal
+    assert any("tls-failure" in o for o in nominal["observed"]), nominal
+    # ... and the WFMs whose DNS SAN matches the URL host got the report.
+    for fixture in ("W-DNS-WRONGID", "W-DNSONLY"):
+        (check,) = failed[f"A DNS SAN matching the URL host does not stand in for the SPIFFE ID: {fixture}"]
+        requests = [o.split(" -> ")[0].split(" ", 1)[1] for o in check["observed"]]  # "#2 PUT /path -> 201"
+        assert requests == ["PUT /api/v1/capabilities/dut1"], check
+    verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
+    assert verdicts["MID-05"] == "FAIL"
+    # The refusals that do not hinge on a host name still pass: the swap broke MID-05, not the chain checks.
+    passed = {s["name"] for s in summary["scenarios"] if s["outcome"] == "passed"}
+    assert {"The device refuses a WFM SVID of another identity or another root: W-R2",
+            "The device refuses an expired WFM SVID"} <= passed, sorted(passed)

@@ -472,6 +472,7 @@ class MiafClient {
     const prefix = options.url.pathname.replace(/\/+$/, '');
     this.target = new URL(`${prefix}/api/v1/capabilities/${options.deviceId}`, options.url.origin);
     this.reported = 0;
+    this.refusedBody = null;
   }
 
   reconnect(reason) {
@@ -504,6 +505,10 @@ class MiafClient {
   /** Report the capabilities, retrying as the answers allow. Returns 'reported' | 'refused' | 'gave-up'. */
   async report(why) {
     const body = Buffer.from(JSON.stringify(manifest(this.options.deviceId, this.labels)));
+    if (this.refusedBody && body.equals(this.refusedBody)) {
+      log(`not sending (${why}): the WFM refused this very body as not retryable`);
+      return 'refused';
+    }
     log(`PUT ${this.target.pathname} (${why})`);
     let gap = null;
     let connectFailures = 0;
@@ -533,7 +538,10 @@ class MiafClient {
       const next = advice(answer);
       log(`answer ${next.why}`);
       this.writeState({ status: answer.status, at: new Date().toISOString(), advice: next.why });
-      if (!next.retry) return 'refused';
+      if (!next.retry) {
+        this.refusedBody = body; // MRTY-07: never resent, not even on a new connection after an SVID renewal
+        return 'refused';
+      }
       if (attempt === this.options.attempts) break;
       gap = next.strategy === 'exponential' && gap !== null ? Math.max(next.delay, gap * 2) : next.delay;
       const wait = gap * 1000 - (Date.now() - answer.receivedAt) + 50;
