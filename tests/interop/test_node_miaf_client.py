@@ -268,16 +268,30 @@ def sink() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
+class Daemon:
+    """The client running as a daemon; ``stderr`` is its log once the ``daemon`` block has ended."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc, self.stderr = proc, ""
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+
 @contextmanager
-def daemon(node: str, argv: list[str]) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen([node, str(CLIENT), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=PROJECT_ROOT)
+def daemon(node: str, argv: list[str]) -> Iterator[Daemon]:
+    proc = subprocess.Popen([node, str(CLIENT), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, cwd=PROJECT_ROOT)
+    running = Daemon(proc)
     try:
-        yield proc
+        yield running
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)
+        running.stderr = proc.communicate(timeout=10)[1]
 
 
 def _labels(exchange: Exchange) -> dict[str, Any]:
@@ -287,12 +301,14 @@ def _labels(exchange: Exchange) -> dict[str, Any]:
 @pytest.mark.slow
 def test_422_not_retryable_is_not_resent_the_type_not_fetched_and_the_client_stays_healthy(
         node: str, authority: SpiffeAuthority, files: dict[str, Path], tmp_path: Path) -> None:
+    own = _own_svid_files(files, tmp_path)
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"site.example.org/line": "3"}))
     with sink() as (type_uri, hits), wfm(authority) as w:
         w.server.faults.respond(422, _problem(422, "none", retryable=False, type_=type_uri), route="capabilities")
-        with daemon(node, args(files, w.url, "--labels-file", str(labels))) as proc:
+        with daemon(node, args({**files, **own}, w.url, "--labels-file", str(labels))) as proc:
             w.wait_for(1)
+            _rotate(authority, "c1", own, tmp_path)  # a new connection is no reason to resend the refused body
             time.sleep(1.5)  # a resend would come now
             assert [e.status for e in w.seen] == [422]
             labels.write_text(json.dumps({"site.example.org/line": "4"}))  # a change is still reported
@@ -302,15 +318,29 @@ def test_422_not_retryable_is_not_resent_the_type_not_fetched_and_the_client_sta
             assert proc.wait(timeout=10) == 0
     assert [e.status for e in w.seen] == [422, 201], proc.stderr
     assert _labels(seen[1]) == {"site.example.org/line": "4"}
+    assert "not sending (SVID renewed): the WFM refused this very body as not retryable" in proc.stderr
     assert hits == [], "the problem type was dereferenced (MERR-07)"
+
+
+def _own_svid_files(files: dict[str, Path], directory: Path) -> dict[str, Path]:
+    """Copies of c1's SVID files that a test may rewrite in place, as the harness does (svid_rotation = "file")."""
+    own = {k: directory / Path(files[k]).name for k in ("cert", "key", "chain")}
+    for k, dst in own.items():
+        shutil.copy(files[k], dst)
+    return own
+
+
+def _rotate(authority: SpiffeAuthority, client_id: str, own: dict[str, Path], directory: Path) -> None:
+    authority.client_svid(client_id, wfm_id=WFM_ID).write(directory, "rotated")
+    for src, dst in ((directory / "rotated.key", own["key"]), (directory / "rotated.pem", own["cert"]),
+                     (directory / "rotated-chain.pem", own["chain"])):
+        shutil.copy(src, dst)
 
 
 @pytest.mark.slow
 def test_the_daemon_reports_label_changes_and_reconnects_with_a_rotated_svid(
         node: str, authority: SpiffeAuthority, files: dict[str, Path], tmp_path: Path) -> None:
-    own = {k: tmp_path / Path(v).name for k, v in files.items() if k in ("cert", "key", "chain")}
-    for k, dst in own.items():
-        shutil.copy(files[k], dst)
+    own = _own_svid_files(files, tmp_path)
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"site.example.org/line": "3"}))
     argv = ["--wfm-url", "", "--svid-cert", str(own["cert"]), "--svid-key", str(own["key"]), "--svid-chain",
@@ -321,11 +351,7 @@ def test_the_daemon_reports_label_changes_and_reconnects_with_a_rotated_svid(
             first = w.wait_for(1)[0]
             labels.write_text(json.dumps({"site.example.org/line": "4", "site.example.org/zone": ["a", "b"]}))
             second = w.wait_for(2)[1]
-            rotated = authority.client_svid("c2", wfm_id=WFM_ID)  # another ID, so the WFM names who presented
-            rotated.write(tmp_path, "rotated")
-            for src, dst in ((tmp_path / "rotated.key", own["key"]), (tmp_path / "rotated.pem", own["cert"]),
-                             (tmp_path / "rotated-chain.pem", own["chain"])):
-                shutil.copy(src, dst)
+            _rotate(authority, "c2", own, tmp_path)  # another ID, so the WFM names who presented
             third = w.wait_for(3)[2]
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
@@ -374,7 +400,6 @@ def test_the_daemon_keeps_its_anchors_on_an_empty_bundle_and_replaces_them_on_a_
             time.sleep(0.5)
             labels.write_text(json.dumps({"site.example.org/n": 3}))
             assert proc.wait(timeout=10) == 3
-            stderr = proc.communicate()[1]
-    assert [e.status for e in w.seen] == [201, 200], stderr
-    assert "keeping the current SVID and anchors: no usable bundle" in stderr
-    assert "refused the WFM: UNABLE_TO_GET_ISSUER_CERT_LOCALLY" in stderr
+    assert [e.status for e in w.seen] == [201, 200], proc.stderr
+    assert "keeping the current SVID and anchors: no usable bundle" in proc.stderr
+    assert "refused the WFM: UNABLE_TO_GET_ISSUER_CERT_LOCALLY" in proc.stderr
