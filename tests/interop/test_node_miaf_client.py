@@ -225,6 +225,18 @@ def test_503_exponential_waits_retry_after_then_doubles(
 
 
 @pytest.mark.slow
+def test_retries_stop_at_the_attempt_limit(node: str, authority: SpiffeAuthority, files: dict[str, Path]) -> None:
+    with wfm(authority) as w:
+        w.server.faults.respond(503, _problem(503, "fixed"), headers={"Retry-After": "1"}, count=None,
+                                route="capabilities")
+        done = run_once(node, files, w.url, "--attempts", "2")
+        time.sleep(0.3)
+        seen = list(w.seen)
+    assert done.returncode == 1 and [e.status for e in seen] == [503, 503], done.stderr
+    assert "gave up after 2 attempts" in done.stderr
+
+
+@pytest.mark.slow
 def test_429_with_an_http_date_is_not_retried_before_that_date_and_fixed_keeps_the_gap(
         node: str, authority: SpiffeAuthority, files: dict[str, Path]) -> None:
     with wfm(authority) as w:

@@ -21,8 +21,9 @@
 // `--hostname-check` swaps the SPIFFE check for Node's default host-name verification (tls.checkServerIdentity):
 // the MID-05 negative the conformance suite must catch.
 //
-// Exit codes: 0 reported (--once) or SIGTERM; 1 the WFM refused the report with a non-retryable problem (--once);
-// 2 usage or configuration error; 3 WFM not authenticated, unreachable, or no usable bundle.
+// Exit codes: 0 reported (--once) or SIGTERM; 1 the WFM refused the report as not retryable, or every attempt got
+// a retryable error (--once); 2 usage or configuration error; 3 WFM not authenticated, unreachable, or no usable
+// bundle (also as a daemon: it never talks to a WFM it could not authenticate).
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -648,7 +649,7 @@ async function main() {
   if (options.once) {
     const outcome = await client.report('start');
     client.agent.destroy();
-    process.exit(outcome === 'reported' ? EXIT.ok : outcome === 'refused' ? EXIT.refusedByWfm : EXIT.notAuthenticated);
+    process.exit(outcome === 'reported' ? EXIT.ok : EXIT.refusedByWfm); // refused, or retries used up
   }
   const queue = watch(client, options);
   queue('start');
