@@ -186,6 +186,10 @@ def test_a_path_prefix_in_the_wfm_url_is_routing_only(
     (["--wfm-url", "https://localhost:1", "--svid-cert", "/nonexistent/c.pem", "--svid-key", "k", "--bundle-file",
       "b"], "cannot read --svid-cert /nonexistent/c.pem: ENOENT"),
     (["--bogus"], "Unknown option '--bogus'"),
+    (["--wfm-url", "https://localhost:1", "--svid-cert", "c", "--svid-key", "k", "--discovery-url",
+      "https://localhost:2/.well-known/margo"], "--discovery-url needs --mis-ca-file"),
+    (["--wfm-url", "https://localhost:1", "--svid-cert", "c", "--svid-key", "k", "--bundle-file", "b",
+      "--bundle-url", "https://localhost:2/b.json", "--mis-ca-file", "m"], "give exactly one of --bundle-file"),
 ])
 def test_usage_errors_exit_2_without_a_stack_trace(node: str, argv: list[str], message: str) -> None:
     done = subprocess.run([node, str(CLIENT), *argv], capture_output=True, text=True, timeout=NODE_TIMEOUT_S)

@@ -1,11 +1,12 @@
 """The MIAF device-role suite certifies a WFM client it did not build (issue 20 acceptance, interop).
 
 The device is ``node/miaf_client.mjs``: Node 20's ``tls``/``https`` with a hand-written SPIFFE check in
-``checkServerIdentity``, launched by the harness through a SUT file (``bundle = "file"``, ``svid_rotation =
-"file"``, the labels file as the capability-change trigger) as a vendor's agent would be. It passes; the same
-client with ``--hostname-check`` (Node's default host-name verification instead of the SPIFFE ID) fails MID-05,
-and only the scenarios that tell the two apart fail. What the client does not do (discovery, see-thru gateway)
-shows as NOT TESTED with the suite's reason, never as a pass.
+``checkServerIdentity``, launched by the harness through a SUT file (``svid_rotation = "file"``, the labels file as
+the capability-change trigger) as a vendor's agent would be. It passes with its bundle as a file (``bundle =
+"file"``: the trust-bundle scenarios are NOT TESTED) and through discovery (``bundle = "discovery"``: the harness's
+MIS origin, authenticated by ``{mis_ca_file}``); the same client with ``--hostname-check`` (Node's default host-name
+verification instead of the SPIFFE ID) fails MID-05, and only the scenarios that tell the two apart fail. What the
+client does not do (see-thru gateway) shows as NOT TESTED with the suite's reason, never as a pass.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from margo_conformance.sut import load_sut
 CLIENT = Path(__file__).parent / "node" / "miaf_client.mjs"
 HARNESS_TIMEOUT_S = 600
 LAUNCH_ARGS = ("--wfm-url {wfm_url} --svid-cert {svid_cert} --svid-key {svid_key} --svid-chain {svid_chain} "
-               "--bundle-file {bundle_file} --wfm-spiffe-id {wfm_spiffe_id} --trust-domain {trust_domain} "
-               "--device-id {device_id} --labels-file {labels_file} --state-dir {state_dir}")
+               "--wfm-spiffe-id {wfm_spiffe_id} --trust-domain {trust_domain} --device-id {device_id} "
+               "--labels-file {labels_file} --state-dir {state_dir}")
+BUNDLE_ARGS = {"file": "--bundle-file {bundle_file}",
+               "discovery": "--discovery-url {discovery_url} --mis-ca-file {mis_ca_file}"}
 
 
 def node() -> str:
@@ -37,9 +40,9 @@ def node() -> str:
     return exe
 
 
-def sut_file(directory: Path, *client_flags: str) -> Path:
+def sut_file(directory: Path, *client_flags: str, bundle: str = "file") -> Path:
     """The SUT file a vendor of this client would write (absolute paths: no shell runs the launch command)."""
-    launch = f"{shlex.join([node(), str(CLIENT), *client_flags])} {LAUNCH_ARGS}"
+    launch = f"{shlex.join([node(), str(CLIENT), *client_flags])} {LAUNCH_ARGS} {BUNDLE_ARGS[bundle]}"
     name = "Node 20 https MIAF client" + (f" ({' '.join(client_flags)})" if client_flags else "")
     sut = directory / "node-miaf-client.toml"
     sut.write_text(f"""[sut]
@@ -53,17 +56,17 @@ version = "1"
 [device]
 mode = "launch"
 launch = {json.dumps(launch)}
-bundle = "file"
+bundle = "{bundle}"
 svid_rotation = "file"
 timeout_s = 30
 """)
     return sut
 
 
-def run_harness(out: Path, *client_flags: str, select: tuple[str, ...] = ()) -> tuple[int, dict[str, Any], str]:
+def run_harness(out: Path, *client_flags: str, bundle: str = "file") -> tuple[int, dict[str, Any], str]:
     out.mkdir()
     cmd = [sys.executable, "-m", "margo_conformance", "run", "--role", "device", "--profile", "miaf-rc3",
-           "--sut", str(sut_file(out, *client_flags)), *select, "--output", str(out / "report")]
+           "--sut", str(sut_file(out, *client_flags, bundle=bundle)), "--output", str(out / "report")]
     done = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HARNESS_TIMEOUT_S,
                           check=False)
     summary_file = out / "report" / "summary.json"
@@ -71,22 +74,29 @@ def run_harness(out: Path, *client_flags: str, select: tuple[str, ...] = ()) -> 
     return done.returncode, summary, done.stdout[-6000:] + done.stderr[-4000:]
 
 
-def test_the_sut_file_of_the_node_client_is_a_valid_miaf_device_sut(tmp_path: Path) -> None:
-    sut = load_sut(sut_file(tmp_path))
+@pytest.mark.parametrize("bundle", sorted(BUNDLE_ARGS))
+def test_the_sut_file_of_the_node_client_is_a_valid_miaf_device_sut(tmp_path: Path, bundle: str) -> None:
+    sut = load_sut(sut_file(tmp_path, bundle=bundle))
     assert (sut.role, sut.profile) == ("device", "miaf-rc3")
     assert sut.device is not None
-    assert (sut.device.bundle, sut.device.svid_rotation, sut.device.launch_gateway) == ("file", "file", None)
+    assert (sut.device.bundle, sut.device.svid_rotation, sut.device.launch_gateway) == (bundle, "file", None)
 
 
 #: What this client does not do, as the suite names it: each NOT TESTED scenario must carry one of these reasons.
-DECLARED_LACKS = ("the SUT file has no device.launch_gateway command",  # no see-thru gateway mode
-                  "the SUT file says bundle = ")  # bundle from a file: no discovery, no bundle URL, no refresh
+DECLARED_LACKS = {
+    "file": ("the SUT file has no device.launch_gateway command",  # no see-thru gateway mode
+             "the SUT file says bundle = "),  # the bundle as a file: the trust-bundle scenarios do not apply
+    "discovery": ("the SUT file has no device.launch_gateway command",),
+}
 #: Rows this client must be judged PASS on: transport, its SVID as presented, the WFM's identity, capabilities
 #: (the labels file as the change trigger), retries and problem types, and the SVID renewal (advisory row).
 MUST_PASS = ("MTLS-01", "MTLS-03", "MTLS-04", "MTLS-06", "MTLS-07", "MTLS-08", "MGEN-02", "MGEN-07", "MGEN-08",
              "MID-04", "MID-05", "SVID-02", "SVID-04", "SVID-05", "SVID-08", "SVID-09", "SVID-10", "SVID-12",
              "MCAP-01", "MCAP-02", "MCAP-03", "MCAP-12", "MCAP-14", "MCAP-15", "MCAP-22", "MERR-07", "MRTY-06",
              "MRTY-07", "MRTY-08")
+#: With discovery, the trust-bundle rows too: initial trust, x509-svid keys only, replace not merge, https only,
+#: ETag/304/404, a bundle without anchors refused, rotation overlap.
+MUST_PASS_DISCOVERY = ("MTB-01", "MTB-02", "MTB-04", "MTB-05", "MTB-06", "SVID-11")
 #: The scenarios a client that checks the host name instead of the SPIFFE ID must fail, each on MID-05.
 NOMINAL = "The device reports to W-OK, which has no DNS SAN, reached by a host name its SVID does not carry"
 MID05_SCENARIOS = {
@@ -104,17 +114,21 @@ def _failed_checks(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 @pytest.mark.slow
 @pytest.mark.suite
 @pytest.mark.timeout(HARNESS_TIMEOUT_S + 60)
-def test_the_miaf_device_suite_certifies_the_node_client(tmp_path: Path) -> None:
-    code, summary, log = run_harness(tmp_path / "run")
+@pytest.mark.parametrize("bundle", ["file", "discovery"])
+def test_the_miaf_device_suite_certifies_the_node_client(tmp_path: Path, bundle: str) -> None:
+    code, summary, log = run_harness(tmp_path / "run", bundle=bundle)
     assert code == 0, log
     assert summary["result"]["verdict"] in ("PASS", "PASS WITH GAPS"), summary["result"]
     counts = summary["counts"]
     assert counts["scenarios"]["failed"] == counts["scenarios"]["broken"] == 0, counts
     assert counts["axes"]["must"] == counts["axes"]["interpretation"] == 0, counts
     gaps = {s["name"]: s["message"] for s in summary["scenarios"] if s["outcome"] == "not_tested"}
-    assert all(any(lack in why for lack in DECLARED_LACKS) for why in gaps.values()), gaps
+    assert gaps and all(any(lack in why for lack in DECLARED_LACKS[bundle]) for why in gaps.values()), gaps
     verdicts = {r["id"]: r["verdict"] for r in summary["requirements"]}
-    assert {r: verdicts[r] for r in MUST_PASS} == dict.fromkeys(MUST_PASS, "PASS")
+    must_pass = MUST_PASS + (MUST_PASS_DISCOVERY if bundle == "discovery" else ())
+    assert {r: verdicts[r] for r in must_pass} == dict.fromkeys(must_pass, "PASS")
+    if bundle == "file":
+        assert {r: verdicts[r] for r in MUST_PASS_DISCOVERY} == dict.fromkeys(MUST_PASS_DISCOVERY, "NOT TESTED")
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@
 //
 // What it does, as a device vendor's agent would:
 //   - mutual TLS with its X.509-SVID (leaf + intermediates as the client certificate), trusting only the anchors
-//     of the bundle file (`ca:`, Node's root store is not used); TLS 1.3 preferred, 1.2 allowed, ALPN http/1.1;
+//     of its trust bundle (`ca:`, Node's root store is not used); TLS 1.3 preferred, 1.2 allowed, ALPN http/1.1;
 //   - authenticates the WFM by SPIFFE ID in `checkServerIdentity`: exactly one URI SAN, equal to
 //     spiffe://<td>/margo/wfm/<wfm-id> with <td> and <wfm-id> taken from its own SVID's URI SAN; leaf not a CA, no
 //     keyCertSign/cRLSign; DNS names and the URL host play no part. The TLS connection is made and checked
@@ -13,10 +13,14 @@
 //   - PUT /api/v1/capabilities/{deviceId} with a schema-valid rc.3 manifest (root `properties` + `labels`);
 //   - follows the problem body: `retryable: false` / `backoffStrategy: none` / a 4xx without them -> never resent;
 //     429/5xx -> wait at least `Retry-After` (delta-seconds or HTTP-date; the header wins over retryAfterSeconds),
-//     `exponential` doubles the gap, `fixed` keeps it; the problem `type` is only compared, never fetched;
+//     `exponential` doubles the gap, `fixed` keeps it; the problem `type` is an opaque string (logged, never fetched);
+//   - trust anchors from a bundle file (PEM, or a SPIFFE bundle JWK Set: its x509-svid keys only), or from the Margo
+//     Identity Service: `--discovery-url` (/.well-known/margo -> trustBundleUri, which must be https) or
+//     `--bundle-url`, fetched over HTTPS authenticated by `--mis-ca-file` with Node's host-name check (no
+//     trust-on-first-use), refreshed at spiffe_refresh_hint with If-None-Match; a bundle without an X.509 anchor is
+//     refused (the current anchors are kept, or exit 3 when there are none); new anchors replace the old ones;
 //   - stays running until SIGTERM: re-PUTs when the labels file changes, reloads its SVID files when they change
-//     (closes the connection, reconnects, re-PUTs), reloads the bundle file when it changes (PEM anchors, or a SPIFFE
-//     bundle JWK Set; one without an X.509 anchor is refused and the current anchors are kept).
+//     (closes the connection, reconnects, re-PUTs), reloads the bundle file when it changes.
 //
 // `--hostname-check` swaps the SPIFFE check for Node's default host-name verification (tls.checkServerIdentity):
 // the MID-05 negative the conformance suite must catch.
@@ -34,7 +38,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
-const USAGE = `usage: node miaf_client.mjs --wfm-url URL --svid-cert F --svid-key F [--svid-chain F] --bundle-file F
+const USAGE = `usage: node miaf_client.mjs --wfm-url URL --svid-cert F --svid-key F [--svid-chain F]
+       (--bundle-file F | --discovery-url URL --mis-ca-file F | --bundle-url URL --mis-ca-file F)
        [--wfm-spiffe-id ID] [--trust-domain TD] [--device-id ID] [--labels-file F] [--state-dir D]
        [--attempts N] [--timeout S] [--poll S] [--once] [--hostname-check] [--quiet]`;
 
@@ -73,6 +78,9 @@ function readOptions(argv) {
         'svid-key': { type: 'string' },
         'svid-chain': { type: 'string' },
         'bundle-file': { type: 'string' },
+        'discovery-url': { type: 'string' },
+        'bundle-url': { type: 'string' },
+        'mis-ca-file': { type: 'string' },
         'wfm-spiffe-id': { type: 'string' },
         'trust-domain': { type: 'string' },
         'device-id': { type: 'string', default: 'dut1' },
@@ -95,8 +103,25 @@ function readOptions(argv) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(EXIT.ok);
   }
-  for (const name of ['wfm-url', 'svid-cert', 'svid-key', 'bundle-file']) {
+  for (const name of ['wfm-url', 'svid-cert', 'svid-key']) {
     if (!o[name]) throw new Fatal(EXIT.usage, `--${name} is required\n${USAGE}`);
+  }
+  const sources = ['bundle-file', 'discovery-url', 'bundle-url'].filter((name) => o[name]);
+  if (sources.length !== 1) {
+    throw new Fatal(EXIT.usage, `give exactly one of --bundle-file, --discovery-url, --bundle-url\n${USAGE}`);
+  }
+  if (!o['bundle-file'] && !o['mis-ca-file']) {
+    throw new Fatal(EXIT.usage, `--${sources[0]} needs --mis-ca-file: the MIS origin is authenticated, never ` +
+                    'trusted on first use (MTB-01)');
+  }
+  let misUrl = null;
+  if (!o['bundle-file']) {
+    try {
+      misUrl = new URL(o[sources[0]]);
+    } catch {
+      throw new Fatal(EXIT.usage, `--${sources[0]} ${JSON.stringify(o[sources[0]])} is not a URL`);
+    }
+    if (misUrl.protocol !== 'https:') throw new Fatal(EXIT.usage, `--${sources[0]} must be an https URL`);
   }
   let url;
   try {
@@ -120,7 +145,10 @@ function readOptions(argv) {
     svidCert: o['svid-cert'],
     svidKey: o['svid-key'],
     svidChain: o['svid-chain'] || null,
-    bundleFile: o['bundle-file'],
+    bundleFile: o['bundle-file'] || null,
+    discoveryUrl: o['discovery-url'] ? misUrl : null,
+    bundleUrl: o['bundle-url'] ? misUrl : null,
+    misCaFile: o['mis-ca-file'] || null,
     wfmSpiffeId: o['wfm-spiffe-id'] || null,
     trustDomain: o['trust-domain'] || null,
     deviceId: o['device-id'],
@@ -262,12 +290,12 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 /** The anchors of a bundle file, by content: PEM certificates, or a SPIFFE bundle (JWK Set) whose
  * `use: "x509-svid"` keys carry the anchor as base64 DER in `x5c[0]` (jwt-svid and other keys are ignored). */
 function bundleAnchors(text) {
-  if (!text.trimStart().startsWith('{')) return text.match(PEM_CERT) || [];
+  if (!text.trimStart().startsWith('{')) return { anchors: text.match(PEM_CERT) || [], hint: null };
   let doc;
   try {
     doc = JSON.parse(text);
   } catch {
-    return [];
+    return { anchors: [], hint: null };
   }
   const keys = doc && Array.isArray(doc.keys) ? doc.keys : [];
   const anchors = [];
@@ -279,21 +307,22 @@ function bundleAnchors(text) {
       // not a certificate: not an anchor
     }
   }
-  return anchors;
+  const hint = Number.isFinite(doc && doc.spiffe_refresh_hint) ? doc.spiffe_refresh_hint : null;
+  return { anchors, hint };
 }
 
-/** TLS material from the files; throws Fatal when a file is missing, unreadable, or the key does not fit. */
-function loadCredentials(options) {
+/** TLS material from the files (anchors from the bundle file, or ``anchors`` as fetched from the MIS); throws
+ * Fatal when a file is missing, unreadable, or the key does not fit. */
+function loadCredentials(options, fetchedAnchors = null) {
   const certPem = read(options.svidCert, '--svid-cert').toString('latin1');
   const keyPem = read(options.svidKey, '--svid-key');
   const chainPem = options.svidChain ? read(options.svidChain, '--svid-chain').toString('latin1') : '';
-  const bundle = read(options.bundleFile, '--bundle-file').toString('latin1');
   const certs = certPem.match(PEM_CERT) || [];
   if (certs.length === 0) throw new Fatal(EXIT.usage, `--svid-cert ${options.svidCert} has no PEM certificate`);
   // The presented chain: the leaf, then the intermediates (from the cert file after the leaf, or the chain file).
   const seen = new Set();
   const presented = [...certs, ...(chainPem.match(PEM_CERT) || [])].filter((c) => !seen.has(c) && seen.add(c));
-  const anchors = bundleAnchors(bundle);
+  const anchors = fetchedAnchors || bundleAnchors(read(options.bundleFile, '--bundle-file').toString('latin1')).anchors;
   if (anchors.length === 0) {
     throw new Fatal(EXIT.notAuthenticated, `no usable bundle: ${options.bundleFile} holds no X.509 anchor`);
   }
@@ -347,7 +376,8 @@ class VerifiedAgent extends https.Agent {
     };
     const timer = setTimeout(() => settle(new Error(`TLS handshake with ${host} timed out`)), options.timeoutMs);
     // rejectUnauthorized: 'secureConnect' comes only after the chain and checkServerIdentity have passed.
-    socket.once('secureConnect', () => settle(socket.authorized ? null : new WfmRefused(`${socket.authorizationError}`)));
+    socket.once('secureConnect', () => settle(socket.authorized ? null
+                                                               : new WfmRefused(`${socket.authorizationError}`)));
     socket.once('error', (err) => settle(err));
     return undefined;
   }
@@ -460,20 +490,153 @@ function advice(answer) {
   return { retry: true, delay, strategy, why: `${label}: retry after ${delay} s (${strategy})` };
 }
 
+// ----- the trust bundle from the Margo Identity Service (discovery, or a configured bundle URL) -------------------
+
+const REFRESH_FLOOR_S = 0.5; // a refresh hint below this (or 0) is read as this, so tests can rotate quickly
+const REFRESH_DEFAULT_S = 300;
+
+/** Fetches the SPIFFE bundle over HTTPS authenticated by --mis-ca-file with Node's host-name check (RFC 9525
+ * style, MTB-01): never by the bundle it fetches, never trust-on-first-use. Remembers the ETag (MTB-05). */
+class MisTrust {
+  constructor(options) {
+    this.options = options;
+    const pem = read(options.misCaFile, '--mis-ca-file').toString('latin1');
+    this.ca = pem.match(PEM_CERT) || [];
+    if (this.ca.length === 0) throw new Fatal(EXIT.usage, `--mis-ca-file ${options.misCaFile} has no PEM certificate`);
+    this.bundleUrl = options.bundleUrl;
+    this.etag = null;
+    this.hint = null;
+  }
+
+  get(url, headers = {}) {
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { method: 'GET', agent: false, ca: this.ca, minVersion: 'TLSv1.2',
+                                       headers: { accept: 'application/json', ...headers },
+                                       timeout: this.options.timeoutMs }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+                                      text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      const late = () => new Error(`no answer from ${url.origin} within ${this.options.timeoutMs} ms`);
+      req.on('timeout', () => req.destroy(late()));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** The discovery document names the bundle URI; it must be https (MTB-04) and of our own trust domain. */
+  async discover(trustDomain) {
+    const url = this.options.discoveryUrl;
+    let answer;
+    try {
+      answer = await this.get(url);
+    } catch (err) {
+      throw new Fatal(EXIT.notAuthenticated,
+                      `no usable bundle: discovery ${url.href} failed: ${err.code || ''} ${err.message}`);
+    }
+    let doc = null;
+    try {
+      doc = JSON.parse(answer.text);
+    } catch {
+      // reported below
+    }
+    if (answer.status !== 200 || !doc || typeof doc.trustBundleUri !== 'string') {
+      throw new Fatal(EXIT.notAuthenticated, `no usable bundle: discovery ${url.href} answered ${answer.status} ` +
+                      'without a trustBundleUri');
+    }
+    if (doc.trustDomain !== trustDomain) {
+      throw new Fatal(EXIT.notAuthenticated, `no usable bundle: discovery names trust domain ${doc.trustDomain}, ` +
+                      `the own SVID is of ${trustDomain}`);
+    }
+    let bundleUrl;
+    try {
+      bundleUrl = new URL(doc.trustBundleUri);
+    } catch {
+      throw new Fatal(EXIT.notAuthenticated, `no usable bundle: trustBundleUri ${doc.trustBundleUri} is not a URL`);
+    }
+    if (bundleUrl.protocol !== 'https:') {
+      throw new Fatal(EXIT.notAuthenticated,
+                      `no usable bundle: refused trustBundleUri ${doc.trustBundleUri}: not https`);
+    }
+    log(`discovery: trust domain ${doc.trustDomain}, bundle at ${bundleUrl.href}`);
+    this.bundleUrl = bundleUrl;
+  }
+
+  /** New anchors, or null to keep the current ones (304, 404, an error, or a bundle without X.509 anchors). */
+  async fetch() {
+    const headers = this.etag ? { 'if-none-match': this.etag } : {};
+    const answer = await this.get(this.bundleUrl, headers);
+    if (answer.status === 304) return null;
+    if (answer.status !== 200) {
+      log(`bundle ${this.bundleUrl.href} answered ${answer.status}: keeping the current anchors`);
+      return null;
+    }
+    const { anchors, hint } = bundleAnchors(answer.text.trimStart().startsWith('{') ? answer.text : '{}');
+    if (anchors.length === 0) {
+      log('bundle without an x509-svid key refused: keeping the current anchors');
+      return null;
+    }
+    this.etag = answer.headers.etag || null;
+    this.hint = hint;
+    return anchors;
+  }
+
+  /** The first bundle: without one there is nothing to authenticate a WFM with (exit 3). */
+  async initial(trustDomain) {
+    if (this.options.discoveryUrl) await this.discover(trustDomain);
+    let anchors;
+    try {
+      anchors = await this.fetch();
+    } catch (err) {
+      throw new Fatal(EXIT.notAuthenticated,
+                      `no usable bundle: ${this.bundleUrl.href} failed: ${err.code || ''} ${err.message}`);
+    }
+    if (!anchors) throw new Fatal(EXIT.notAuthenticated, `no usable bundle from ${this.bundleUrl.href}`);
+    log(`bundle: ${anchors.length} anchor(s), refresh hint ${this.hint ?? 'none'}`);
+    return anchors;
+  }
+
+  /** Refresh at spiffe_refresh_hint; new anchors replace the old ones (never merged) on the next connection. */
+  refreshLoop(client) {
+    const delay = Math.max(REFRESH_FLOOR_S, this.hint ?? REFRESH_DEFAULT_S) * 1000;
+    setTimeout(async () => {
+      try {
+        const anchors = await this.fetch();
+        if (anchors) {
+          client.setAnchors(anchors);
+          log(`bundle refreshed: ${anchors.length} anchor(s)`);
+        }
+      } catch (err) {
+        log(`bundle refresh failed: ${err.code || ''} ${err.message}; keeping the current anchors`);
+      }
+      this.refreshLoop(client);
+    }, delay);
+  }
+}
+
 // ----- the client -------------------------------------------------------------------------------------------------
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class MiafClient {
-  constructor(options) {
+  constructor(options, anchors = null) {
     this.options = options;
-    this.credentials = loadCredentials(options);
+    this.fetchedAnchors = anchors;
+    this.credentials = loadCredentials(options, anchors);
     this.agent = new VerifiedAgent(this.credentials, options);
     this.labels = (options.labelsFile && readLabels(options.labelsFile)) || DEFAULT_LABELS;
     const prefix = options.url.pathname.replace(/\/+$/, '');
     this.target = new URL(`${prefix}/api/v1/capabilities/${options.deviceId}`, options.url.origin);
     this.reported = 0;
     this.refusedBody = null;
+  }
+
+  setAnchors(anchors) {
+    this.fetchedAnchors = anchors;
+    this.credentials = { ...this.credentials, ca: anchors, anchors: anchors.length };
+    this.reconnect('the trust bundle changed');
   }
 
   reconnect(reason) {
@@ -579,8 +742,9 @@ function digest(files) {
 /** Poll the watched files; run reports one at a time (a change during a report queues one more). */
 function watch(client, options) {
   const svidFiles = [options.svidCert, options.svidKey, ...(options.svidChain ? [options.svidChain] : [])];
+  const bundleFiles = options.bundleFile ? [options.bundleFile] : [];
   let seen = { labels: options.labelsFile ? digest([options.labelsFile]) : '', svid: digest(svidFiles),
-               bundle: digest([options.bundleFile]) };
+               bundle: digest(bundleFiles) };
   let busy = Promise.resolve();
   let unusable = '';
   const queue = (why) => {
@@ -590,7 +754,7 @@ function watch(client, options) {
     if (now.svid === seen.svid && now.bundle === seen.bundle) return;
     let loaded;
     try {
-      loaded = loadCredentials(options);
+      loaded = loadCredentials(options, client.fetchedAnchors);
     } catch (err) {
       // Half-written files (the new cert before its key) or a bundle without an X.509 anchor: keep what works
       // (MTB-02/06), look again on the next tick.
@@ -618,7 +782,7 @@ function watch(client, options) {
   };
   setInterval(() => {
     const now = { labels: options.labelsFile ? digest([options.labelsFile]) : '', svid: digest(svidFiles),
-                  bundle: digest([options.bundleFile]) };
+                  bundle: digest(bundleFiles) };
     credentialsChanged(now);
     labelsChanged(now);
   }, options.pollMs);
@@ -641,7 +805,15 @@ async function main() {
   });
   const options = readOptions(process.argv.slice(2));
   quiet = options.quiet;
-  const client = new MiafClient(options);
+  let mis = null;
+  let anchors = null;
+  if (!options.bundleFile) {
+    mis = new MisTrust(options);
+    const leaf = (read(options.svidCert, '--svid-cert').toString('latin1').match(PEM_CERT) || [''])[0];
+    const ids = expectedWfmId(leaf, options);
+    anchors = await mis.initial(ids.wfm.split('/')[2]);
+  }
+  const client = new MiafClient(options, anchors);
   log(`own SVID ${client.credentials.ids.own}, presenting ${client.credentials.chainLength} certificate(s); ` +
       `${client.credentials.anchors} anchor(s); WFM must be ` +
       (options.hostnameCheck ? `valid for host name ${options.url.hostname} (--hostname-check)`
@@ -653,6 +825,7 @@ async function main() {
   }
   const queue = watch(client, options);
   queue('start');
+  if (mis) mis.refreshLoop(client);
 }
 
 main().catch(stop);
