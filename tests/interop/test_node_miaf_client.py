@@ -179,6 +179,22 @@ def test_a_path_prefix_in_the_wfm_url_is_routing_only(
     assert done.returncode == 1, done.stderr
 
 
+def test_a_see_thru_gateway_reports_itself_with_identity_fields_only_then_each_child(
+        node: str, authority: SpiffeAuthority, files: dict[str, Path]) -> None:
+    with wfm(authority) as w:
+        done = run_once(node, files, w.url, "--device-id", "gw", "--gateway-children", "2")
+        seen = list(w.seen)
+    assert done.returncode == 0, done.stderr
+    assert [(e.target, e.status) for e in seen] == [("/api/v1/capabilities/gw", 201),
+                                                    ("/api/v1/capabilities/gw/child-1", 201),
+                                                    ("/api/v1/capabilities/gw/child-2", 201)]
+    gateway, child = json.loads(seen[0].body), json.loads(seen[1].body)
+    assert sorted(gateway) == ["properties"] and sorted(gateway["properties"]) == \
+        ["id", "modelNumber", "serialNumber", "vendor"]
+    assert child["properties"]["id"] == "gw/child-1" and child["properties"]["otelCollector"] is True
+    assert all(validate("device-capabilities-manifest", json.loads(e.body), profile="miaf-rc3") == [] for e in seen)
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "--wfm-url is required"),
     (["--wfm-url", "http://localhost:1", "--svid-cert", "c", "--svid-key", "k", "--bundle-file", "b"],
@@ -334,7 +350,7 @@ def test_422_not_retryable_is_not_resent_the_type_not_fetched_and_the_client_sta
             assert proc.wait(timeout=10) == 0
     assert [e.status for e in w.seen] == [422, 201], proc.stderr
     assert _labels(seen[1]) == {"site.example.org/line": "4"}
-    assert "not sending (SVID renewed): the WFM refused this very body as not retryable" in proc.stderr
+    assert "not sending dut1 (SVID renewed): the WFM refused this very body as not retryable" in proc.stderr
     assert hits == [], "the problem type was dereferenced (MERR-07)"
 
 

@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 const USAGE = `usage: node miaf_client.mjs --wfm-url URL --svid-cert F --svid-key F [--svid-chain F]
        (--bundle-file F | --discovery-url URL --mis-ca-file F | --bundle-url URL --mis-ca-file F)
        [--wfm-spiffe-id ID] [--trust-domain TD] [--device-id ID] [--labels-file F] [--state-dir D]
-       [--attempts N] [--timeout S] [--poll S] [--once] [--hostname-check] [--quiet]`;
+       [--gateway-children N] [--attempts N] [--timeout S] [--poll S] [--once] [--hostname-check] [--quiet]`;
 
 const EXIT = { ok: 0, refusedByWfm: 1, usage: 2, notAuthenticated: 3 };
 const UNRESERVED_ID = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
@@ -86,6 +86,7 @@ function readOptions(argv) {
         'device-id': { type: 'string', default: 'dut1' },
         'labels-file': { type: 'string' },
         'state-dir': { type: 'string' },
+        'gateway-children': { type: 'string', default: '0' },
         attempts: { type: 'string', default: '5' },
         timeout: { type: 'string', default: '10' },
         poll: { type: 'string', default: '0.2' },
@@ -154,6 +155,7 @@ function readOptions(argv) {
     deviceId: o['device-id'],
     labelsFile: o['labels-file'] || null,
     stateDir: o['state-dir'] || null,
+    gatewayChildren: Math.floor(number('gateway-children', 0)),
     attempts: Math.floor(number('attempts', 1)),
     timeoutMs: number('timeout', 0.1) * 1000,
     pollMs: Math.max(50, number('poll', 0.05) * 1000),
@@ -428,6 +430,12 @@ function readLabels(file) {
   return labels;
 }
 
+/** A see-thru gateway that hosts nothing: the identity fields only, no hosting field, no otelCollector (MCAP-23). */
+function gatewayManifest(deviceId) {
+  return { properties: { id: deviceId, vendor: 'Interop Example (Node)', modelNumber: 'node-miaf-gateway-1',
+                         serialNumber: `NODE-GW-${deviceId.replaceAll('/', '-')}` } };
+}
+
 /** A hosting device's rc.3 manifest: root `properties` (+ `labels`), no apiVersion/kind (MCAP-12..19, 22). */
 function manifest(deviceId, labels) {
   const doc = {
@@ -627,10 +635,9 @@ class MiafClient {
     this.credentials = loadCredentials(options, anchors);
     this.agent = new VerifiedAgent(this.credentials, options);
     this.labels = (options.labelsFile && readLabels(options.labelsFile)) || DEFAULT_LABELS;
-    const prefix = options.url.pathname.replace(/\/+$/, '');
-    this.target = new URL(`${prefix}/api/v1/capabilities/${options.deviceId}`, options.url.origin);
+    this.prefix = options.url.pathname.replace(/\/+$/, '');
     this.reported = 0;
-    this.refusedBody = null;
+    this.refused = new Map(); // deviceId -> the body the WFM refused as not retryable
   }
 
   setAnchors(anchors) {
@@ -645,10 +652,27 @@ class MiafClient {
     this.agent = new VerifiedAgent(this.credentials, this.options);
   }
 
+  /** What to report, in order: the device; or a see-thru gateway, then each of its children (MCAP-08). */
+  documents() {
+    const id = this.options.deviceId;
+    if (this.options.gatewayChildren === 0) return [[id, manifest(id, this.labels)]];
+    const children = Array.from({ length: this.options.gatewayChildren }, (_, i) => `${id}/child-${i + 1}`);
+    return [[id, gatewayManifest(id)], ...children.map((child) => [child, manifest(child, this.labels)])];
+  }
+
+  /** Report every document in order; a child is never sent when its gateway was not accepted. */
+  async report(why) {
+    for (const [deviceId, doc] of this.documents()) {
+      const outcome = await this.reportOne(deviceId, Buffer.from(JSON.stringify(doc)), why);
+      if (outcome !== 'reported') return outcome;
+    }
+    return 'reported';
+  }
+
   /** One PUT; resolves with the answer, rejects with the connection error. */
-  put(body) {
+  put(target, body) {
     return new Promise((resolve, reject) => {
-      const req = https.request(this.target, {
+      const req = https.request(target, {
         method: 'PUT',
         agent: this.agent,
         headers: { 'content-type': 'application/json', 'content-length': body.length, accept: 'application/json' },
@@ -666,20 +690,21 @@ class MiafClient {
     });
   }
 
-  /** Report the capabilities, retrying as the answers allow. Returns 'reported' | 'refused' | 'gave-up'. */
-  async report(why) {
-    const body = Buffer.from(JSON.stringify(manifest(this.options.deviceId, this.labels)));
-    if (this.refusedBody && body.equals(this.refusedBody)) {
-      log(`not sending (${why}): the WFM refused this very body as not retryable`);
+  /** Report one document, retrying as the answers allow. Returns 'reported' | 'refused' | 'gave-up'. */
+  async reportOne(deviceId, body, why) {
+    const refused = this.refused.get(deviceId);
+    if (refused && body.equals(refused)) {
+      log(`not sending ${deviceId} (${why}): the WFM refused this very body as not retryable`);
       return 'refused';
     }
-    log(`PUT ${this.target.pathname} (${why})`);
+    const target = new URL(`${this.prefix}/api/v1/capabilities/${deviceId}`, this.options.url.origin);
+    log(`PUT ${target.pathname} (${why})`);
     let gap = null;
     let connectFailures = 0;
     for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
       let answer;
       try {
-        answer = await this.put(body);
+        answer = await this.put(target, body);
       } catch (err) {
         if (isRefusal(err)) {
           throw new Fatal(EXIT.notAuthenticated, `refused the WFM: ${err.code ? `${err.code}: ` : ''}${err.message}`);
@@ -703,7 +728,7 @@ class MiafClient {
       log(`answer ${next.why}`);
       this.writeState({ status: answer.status, at: new Date().toISOString(), advice: next.why });
       if (!next.retry) {
-        this.refusedBody = body; // MRTY-07: never resent, not even on a new connection after an SVID renewal
+        this.refused.set(deviceId, body); // MRTY-07: never resent, not even on a new connection after an SVID renewal
         return 'refused';
       }
       if (attempt === this.options.attempts) break;
