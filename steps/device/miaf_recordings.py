@@ -38,6 +38,8 @@ _REACH.update({"connected": 1, "plan": 3})
 NEEDS = {"connected": "a TLS connection to the WFM", "reported": "an accepted capabilities report"}
 #: A device that refuses is done once its connections went quiet for this long.
 QUIET_S = 1.0
+#: A device that did nothing for this long while a stage waited for it has stalled (refused, or stopped trying).
+STALL_S = 2.5
 
 
 @dataclass
@@ -111,9 +113,16 @@ class Progress:
             self.marks[stage.label] = self.last_mark = time.time()
             self._next += 1
         waited = time.time() - self.last_mark
-        if self._next < len(stages):
-            return waited > self.slot.setup.window_s
+        if self._next < len(stages):  # a device that stalled before a stage came due will not get there
+            obs = self.wfm()
+            stalled = (checks.http(obs) or checks.failures(obs)) and self.quiet_for() > STALL_S
+            return waited > self.slot.setup.window_s or bool(stalled)
         return self.complete() or (self.until == "plan" and waited > self.slot.setup.window_s)
+
+    def quiet_for(self) -> float:
+        """Seconds since the last thing the device did (to the WFM or the MIS); 0 before it did anything."""
+        seen = self.wfm() + self.mis()
+        return time.time() - max(o.started_at + (o.elapsed_s or 0.0) for o in seen) if seen else 0.0
 
     def complete(self) -> bool:
         obs = self.wfm()
@@ -121,8 +130,13 @@ class Progress:
             return bool(checks.handshakes(obs) or checks.failures(obs))
         if self.until == "reported":
             if self.scenario.variant == "gateway":
-                return len([o for o in checks.reported(obs) if "/" in (o.device_id or "")]) >= 2
-            return bool(checks.reported(obs))
+                done = len([o for o in checks.reported(obs) if "/" in (o.device_id or "")]) >= 2
+            else:
+                done = bool(checks.reported(obs))
+            # A report the WFM refused, or a device that never got a handshake through, goes no further: judge it
+            # once it went quiet instead of waiting out the timeout.
+            return done or (bool(checks.http(obs)) and self.quiet_for() > QUIET_S) or \
+                (bool(checks.failures(obs)) and self.quiet_for() > 2 * QUIET_S)
         done = self.slot.setup.done
         if done is not None:
             return bool(done(self))
@@ -147,13 +161,27 @@ class Progress:
 
 
 def satisfied(recording: MiafRecording, until: str | None) -> bool:
-    """Whether a finished recording got as far as a scenario needs (a shared one may have been cut elsewhere)."""
+    """Whether a finished recording got as far as a scenario needs: ``reported`` counts any request, refused or
+    not (the checks then judge what the device sent)."""
     obs = recording.observations
     if until == "connected":
         return bool(checks.handshakes(obs) or checks.failures(obs))
     if until == "reported":
-        return bool(checks.reported(obs))
+        return bool(checks.http(obs))
     return True
+
+
+def stop_point(recording: MiafRecording) -> str:
+    """Where the device stopped or stalled, the same text for every scenario that judges the recording (a
+    Blocked scenario is then "blocked by" what failed there)."""
+    if recording.run.stopped_by == "exit":
+        return recording.stop_point()
+    last = next((o for o in reversed(recording.observations) if o.kind != "tls-handshake"), None)
+    if last is None:
+        return "the device went no further than its TLS handshakes with the WFM"
+    if last.kind == "http":
+        return f"the device went no further than the WFM's {last.status} answer"
+    return f"the device went no further than a {last.kind}"
 
 
 def record(scenario: DeviceScenario, slot: SimulatedMiafWfm, until: str | None, key: str) -> MiafRecording:

@@ -232,15 +232,18 @@ def _(scenario: DeviceScenario) -> None:
               mr.Stage("R2", mr.after_report_since("labels"), _serve("R2", "W-OK")),
               mr.Stage("labels-2", mr.after_refresh("R2"), mr.change_labels(second))]
     scenario.setup.append(_refreshing)
-    scenario.setup.append(lambda slot: _plan(
-        slot, stages=stages, done=lambda p: p.refused_or_sent() and time_since(p, "labels-2") > mr.QUIET_S,
-        window_s=5.0))
+    scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=_request_or_quiet_since("labels-2"),
+                                             window_s=5.0))
 
 
-def time_since(p: mr.Progress, label: str) -> float:
+def _request_or_quiet_since(label: str):
+    """Complete at the device's first request after stage ``label``, or 2 s after it without one (refused)."""
     import time
 
-    return time.time() - p.since(label)
+    def done(p: mr.Progress) -> bool:
+        since = p.since(label)
+        return any(o.started_at >= since for o in checks.http(p.wfm())) or time.time() - since > 2 * mr.QUIET_S
+    return done
 
 
 @setup_step("the MIS answers bundle refreshes with 304, then with 404")
@@ -254,15 +257,11 @@ def _(scenario: DeviceScenario) -> None:
     def not_found(p: mr.Progress) -> bool:
         return any(o.status == 404 for o in p.bundle_fetches_since("404"))
 
-    stages = [mr.Stage("404", lambda p: second_fetch(p) and after_first(p),
+    stages = [mr.Stage("404", lambda p: second_fetch(p) and mr.after_first_report(p),
                        lambda p: p.slot.bundle_service.missing.add("bundle")),
               mr.Stage("labels", not_found, mr.change_labels())]
     scenario.setup.append(_refreshing)
     scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=mr.after_report_since("labels")))
-
-
-def after_first(p: mr.Progress) -> bool:
-    return mr.after_first_report(p)
 
 
 # --- running the device -----------------------------------------------------------------------------------------
@@ -278,13 +277,13 @@ def _run(request: pytest.FixtureRequest, scenario: DeviceScenario, recordings: R
         attach_exchange(o, f"MIS origin: {o.summary()}")
     if recording.sink_hits:
         attach_text("\n".join(h.summary() for h in recording.sink_hits), "sink: fetches of URIs nothing should fetch")
-    if recording.run.stopped_by == "exit":
-        note_stop(request.config, request.node.nodeid, recording.stop_point())
+    stop = mr.stop_point(recording)
+    note_stop(request.config, request.node.nodeid, stop)
     if mr.satisfied(recording, until):
         return
     broken = f"HarnessError: the device did not get as far as {mr.NEEDS[until]}: {scenario.explain()}"
-    if recording.run.stopped_by == "exit":
-        raise Blocked(recording.stop_point(), broken)
+    if recording.run.stopped_by in ("exit", "condition"):  # it stopped, or stalled where a check can say why
+        raise Blocked(stop, broken)
     raise HarnessError(broken.removeprefix("HarnessError: "))
 
 
@@ -309,9 +308,7 @@ def _stage(scenario: DeviceScenario, label: str) -> float:
     if label in rec.marks:
         return rec.marks[label]
     why = f"the recording never reached its '{label}' step (the device made no accepted report first)"
-    if rec.run.stopped_by == "exit":
-        raise Blocked(rec.stop_point(), f"HarnessError: {why}: {scenario.explain()}")
-    raise NotTested(why)
+    raise Blocked(mr.stop_point(rec), f"HarnessError: {why}: {scenario.explain()}")
 
 
 def _require_attempt(scenario: DeviceScenario, *, mis: bool = False) -> None:

@@ -260,10 +260,10 @@ def wfm_recognised_by_spiffe_id(observations: list[Any], url_host: str) -> Verdi
     """W-OK carries a URI SAN only and the URL host matches nothing in it: a device that authenticates by SPIFFE ID
     proceeds, one that checks the host name refuses. W-OK's chain is P-256/SHA-256, which every device validates
     (SVID-12)."""
-    done = reported(observations)
-    return Verdict.of(bool(done), f"capabilities reported to W-OK (no DNS SAN) reached as {url_host!r}",
-                      expected="a PUT the WFM accepted", observed=[_label(o) for o in http(observations)[:4]]
-                      or [_label(o) for o in observations[:4]] or "nothing")
+    sent = http(observations)  # any request: the device accepted the WFM (what it sent is judged elsewhere)
+    return Verdict.of(bool(sent), f"HTTP requests to W-OK (no DNS SAN) reached as {url_host!r}",
+                      expected="the device proceeds to its capabilities report",
+                      observed=[_label(o) for o in sent[:4]] or [_label(o) for o in observations[:4]] or "nothing")
 
 
 @check("SVID-09")
@@ -405,7 +405,8 @@ def custom_needs_labels(observations: list[Any]) -> Verdict:
 def extensions_at_root(observations: list[Any]) -> Verdict:
     bad = []
     for o, d in _manifests(observations):
-        bad += [f"{_label(o)}: root member {k!r}" for k in d if k not in ("properties", "labels") and not EXTENSION_RE.match(k)]
+        # Other root members (apiVersion, kind) are the schema's (MCAP-12); here: extensions misnamed or misplaced.
+        bad += [f"{_label(o)}: root member {k!r}" for k in d if k.startswith("x-") and not EXTENSION_RE.match(k)]
         bad += [f"{_label(o)}: properties.{k}" for k in d["properties"] if k.startswith("x-")]
     return Verdict.of(not bad, "extension members", expected="x-<name>-extensions at the document root only",
                       observed=bad or "conform")
@@ -473,7 +474,7 @@ def retry_after_honoured(observations: list[Any], retry_after_s: float, toleranc
                       observed=f"{gap:.3f} s ({_label(first)} then {_label(second)})")
 
 
-@check("MRTY-08", interpretations=["Q-45"])
+@check("MRTY-08")
 def backoff_applied(observations: list[Any], strategy: str, base_s: float, retries: int, tolerance_s: float) -> Verdict:
     gaps = [g for g, a, _ in _gaps(observations) if a.status in (429, 503)][:retries]
     if len(gaps) < retries:
@@ -489,7 +490,7 @@ def backoff_applied(observations: list[Any], strategy: str, base_s: float, retri
     return Verdict.of(ok, "gaps between retries", expected=expected, observed=shown)
 
 
-@check("MRTY-07", interpretations=["Q-46"])
+@check("MRTY-07")
 def not_resent_after_non_retryable(observations: list[Any], window_s: float) -> Verdict:
     sent = puts(observations)
     refused = next((o for o in sent if o.status == 422), None)

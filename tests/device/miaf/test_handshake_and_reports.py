@@ -144,3 +144,12 @@ def test_labels_file_sets_the_labels(authority, files, tmp_path: Path) -> None:
         code, out = run_device(peer.url, *files.args(), "--labels-file", str(labels))
     assert code == 0, out
     assert json.loads(peer.seen[0].body)["labels"] == {"example.com/zone": "a", "example.com/racks": [1, 2]}
+
+
+def test_intermediates_given_twice_are_sent_once(authority, tmp_path: Path) -> None:
+    from margo_conformance.device.miaf.identity import SvidPaths, load_svid
+
+    written = authority.client_svid("dut1", wfm_id=WFM_ID).write(tmp_path, "dut1")  # cert = leaf + I1, chain = I1
+    svid = load_svid(SvidPaths(written.cert, written.key, written.chain))
+    assert svid.intermediates == (authority.intermediate.cert,)
+    assert svid.expected_wfm_id == "spiffe://harness.test/margo/wfm/wfm-h1" and svid.client_id == "dut1"

@@ -91,8 +91,10 @@ def load_svid(paths: SvidPaths) -> OwnSvid:
     if not certs:
         raise ConfigError(f"the SVID certificate file {paths.cert} holds no certificate")
     leaf, intermediates = certs[0], certs[1:]
-    if paths.chain is not None:
-        intermediates += _certificates(_read(paths.chain, "SVID chain"), paths.chain, "SVID chain")
+    if paths.chain is not None:  # appended after the leaf; one already in the certificate file is not sent twice
+        for cert in _certificates(_read(paths.chain, "SVID chain"), paths.chain, "SVID chain"):
+            if cert not in intermediates and cert != leaf:
+                intermediates.append(cert)
     key_pem = _read(paths.key, "SVID key")
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
