@@ -28,7 +28,8 @@ def test_registered_under_the_profile_and_listed_by_the_command() -> None:
 
     listed = json.loads(runner.invoke(app, ["defects", "--role", "device", "--profile", "miaf-rc3", "--json"]).stdout)
     assert [d["name"] for d in listed] == [d.name for d in DEFECTS]
-    assert {d["strict_only"] for d in listed if d["name"] in ("keeps-old-svid", "no-etag", "api-version-kind")} == {True}
+    strict = {"keeps-old-svid", "no-etag", "api-version-kind", "no-backoff", "retries-non-retryable"}
+    assert {d["name"] for d in listed if d["strict_only"]} == strict
 
 
 def test_every_requirement_is_a_device_row_of_the_profile() -> None:
@@ -47,3 +48,7 @@ def test_each_defect_flips_its_own_switches(defect) -> None:
     assert changed, defect.name
     others = [behaviour_for([d.name]) for d in DEFECTS if d.name != defect.name]
     assert all(any(getattr(o, f) == getattr(clean, f) for f in changed) for o in others)
+
+
+def test_the_defects_no_conformant_wfm_can_serve_are_whole_run() -> None:
+    assert {d.name for d in DEFECTS if d.whole_run} == {"leaf-only", "no-client-cert"}

@@ -14,9 +14,14 @@ Requirement choices that needed thought (MIAF digest IDs):
   W-R2 / W-LEAFONLY / W-AIA (an unknown anchor, intermediates not delivered) are all accepted.
 - ``hostname-check`` is what a TLS client does by default: chain + RFC 9525 host name, no SPIFFE ID: W-OK (no DNS
   SAN) is refused and W-DNS-WRONGID (DNS SAN = host name, other wfm-id) accepted (MID-05).
+- ``leaf-only`` and ``no-client-cert`` are ``whole_run``: a conformant WFM refuses every handshake of such a device,
+  so no report ever arrives and every scenario that needs one is broken by necessity.
 - ``ignores-retry-after`` retries after 0.2 s, so its gaps cannot grow either (MRTY-08 related).
 - ``keeps-old-svid`` (MTLS-08: "SHOULD reconnect after renewing its SVID") and ``no-etag`` (MTB-05's ETag is
-  advisory for the device) and ``api-version-kind`` (Q-53: strict fail, lenient warning) are strict-only.
+  advisory for the device) and ``api-version-kind`` (Q-53: strict fail, lenient warning) are strict-only;
+  so are ``no-backoff`` and ``retries-non-retryable``: the suite judges "exponential" (at least one gap grows) and
+  "resent" (byte-identical within the window) by the harness positions Q-45 and Q-46, an interpretation axis, so
+  a default run names the deviation and ``--strict`` fails.
 """
 
 from __future__ import annotations
@@ -77,9 +82,9 @@ def _set(**changes: object) -> _Switch:
 
 
 def _d(name: str, requirement: str, description: str, *, related: tuple[str, ...] = (),
-       strict_only: bool = False) -> Defect:
+       strict_only: bool = False, whole_run: bool = False) -> Defect:
     return Defect(name=name, role="device", requirement=requirement, description=description, related=related,
-                  profile=PROFILE, strict_only=strict_only)
+                  profile=PROFILE, strict_only=strict_only, whole_run=whole_run)
 
 
 #: (defect, switch), in the order ``margo-conformance defects --role device --profile miaf-rc3`` lists them.
@@ -97,10 +102,10 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
         related=("SVID-10", "MID-04", "SVID-08", "SVID-09")),
      _set(verify_chain=False)),
     (_d("leaf-only", "SVID-08", "presents its SVID leaf without the intermediate",
-        related=("MTLS-03", "MTB-03")),
+        related=("MTLS-03", "MTB-03"), whole_run=True),
      _set(send_intermediates=False)),
     (_d("no-client-cert", "MTLS-01", "connects without presenting a client certificate",
-        related=("MTLS-03",)),
+        related=("MTLS-03",), whole_run=True),
      _set(send_client_cert=False)),
     (_d("tls11-allowed", "MTLS-06", "accepts TLS 1.1 (its minimum protocol version is TLS 1.1)"),
      _set(tls_minimum=ssl.TLSVersion.TLSv1_1)),
@@ -130,10 +135,12 @@ _CATALOG: tuple[tuple[Defect, _Switch], ...] = (
         related=("MRTY-08", "MRTY-05")),
      _set(honour_retry_after=False)),
     (_d("no-backoff", "MRTY-08",
-        "retries with a constant gap (the advised delay) although backoffStrategy is exponential"),
+        "retries with a constant gap (the advised delay) although backoffStrategy is exponential",
+        strict_only=True),
      _set(backoff=False)),
     (_d("retries-non-retryable", "MRTY-07",
-        "resends a request the WFM refused with retryable: false (a 422), as if it were transient"),
+        "resends a request the WFM refused with retryable: false (a 422), as if it were transient",
+        strict_only=True),
      _set(retry_non_retryable=True)),
     (_d("dereferences-problem-type", "MERR-07", "GETs the problem type URI of every error answer"),
      _set(dereference_problem_type=True)),

@@ -35,7 +35,7 @@ from .bundle import BundleOrigin, BundleSource, BundleUnusable
 from .capabilities import Capabilities, Report, read_labels
 from .defects import behaviour_for
 from .identity import OwnSvid, SvidPaths, load_svid
-from .mis import MisClient, MisTrust
+from .mis import MisClient, MisTrust, load_ca_file
 from .retry import Backoff, advise
 from .tls import WfmIdentityRefused
 from .wire import MiWire, TlsFailed, Unreachable
@@ -89,8 +89,6 @@ class MiafDeviceConfig:
 
 class MiafDevice:
     def __init__(self, config: MiafDeviceConfig, *, stop: threading.Event | None = None) -> None:
-        from .mis import load_ca_file
-
         self.config = config
         self.behaviour = behaviour_for(config.defects)
         self.stop = stop or threading.Event()
