@@ -22,7 +22,8 @@ from typing import Any
 from margo_conformance.checks import miaf_device as checks
 from margo_conformance.errors import HarnessError
 from margo_conformance.sut.device import MiafEndpoints
-from margo_conformance.wfm.miaf.simulated import SimulatedMiafWfm
+from margo_conformance.verdict import NotTested
+from margo_conformance.wfm.miaf.simulated import PortUnavailable, SimulatedMiafWfm
 
 from .context import DeviceRecording, DeviceScenario
 from .recordings import _REACH, UNTIL
@@ -189,11 +190,14 @@ def record(scenario: DeviceScenario, slot: SimulatedMiafWfm, until: str | None, 
     slot.reset()
     for action in scenario.setup:
         action(slot)
-    files = slot.start()
+    try:
+        files = slot.start()
+    except PortUnavailable as exc:
+        raise NotTested(str(exc)) from None
     assert slot.server is not None
     service = slot.bundle_service
     endpoints = MiafEndpoints(
-        wfm_url=f"https://localhost:{slot.server.port}", ca_file=files.bundle_file, svid_cert=files.svid_cert,
+        wfm_url=slot.wfm_url, ca_file=files.bundle_file, svid_cert=files.svid_cert,
         svid_key=files.svid_key, svid_chain=files.svid_chain, bundle_jwks=files.bundle_jwks,
         discovery_url=service.discovery_url, bundle_url=service.bundle_url, mis_ca_file=files.mis_ca_file,
         mis_pin=service.pin, wfm_spiffe_id=slot.wfm_spiffe_id, trust_domain=slot.trust_domain,

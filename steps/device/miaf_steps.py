@@ -58,6 +58,12 @@ def _(scenario: DeviceScenario, fixture: str) -> None:
     scenario.setup.append(lambda slot: setattr(slot.setup, "wfm_fixture", fixture))
 
 
+@setup_step("the simulated MIAF WFM listens on port 443 and the device is given a URL without a port")
+def _(scenario: DeviceScenario) -> None:
+    scenario.setup.append(lambda slot: setattr(slot.setup, "port", 443))
+    scenario.setup.append(lambda slot: _plan(slot, done=lambda p: bool(checks.http(p.wfm())), window_s=6.0))
+
+
 @setup_step(parsers.parse("the WFM offers only TLS {version}"))
 def _(scenario: DeviceScenario, version: str) -> None:
     if version not in ("1.1", "1.2"):
@@ -353,6 +359,12 @@ def _(scenario: DeviceScenario, judge: Judge, req: str) -> None:
                 for r in requirements(req)))
 
 
+@then("the device reached the WFM on port 443 through a URL without a port (MGEN-03)")
+def _(scenario: DeviceScenario, judge: Judge) -> None:
+    _require_attempt(scenario)
+    judge(checks.reached_on_default_port(scenario.observations))
+
+
 @then("no handshake with the TLS-1.1-only WFM completed (MTLS-06)")
 def _(scenario: DeviceScenario, judge: Judge) -> None:
     _require_attempt(scenario)
@@ -422,7 +434,10 @@ def _(scenario: DeviceScenario, judge: Judge, run: RunState, req: str) -> None:
     from margo_conformance.profiles import load_profile
 
     schema_set = load_profile(run.profile).schema_set
-    judge.all(*(checks.manifest_schema(scenario.observations, r, schema_set).bound_to(r) for r in requirements(req)))
+    verdicts = [checks.manifest_schema(scenario.observations, r, schema_set).bound_to(r) for r in requirements(req)]
+    if "MCAP-12" in requirements(req):
+        verdicts.append(checks.no_legacy_root_members(scenario.observations, schema_set))
+    judge.all(*verdicts)
 
 
 @then("every manifest's properties.id equals the path deviceId (MCAP-14)")

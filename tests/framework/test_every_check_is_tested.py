@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.checks import device, miaf_wfm, wfm
+from margo_conformance.checks import device, miaf_device, miaf_wfm, wfm
 
 HERE = Path(__file__).parent
 
@@ -30,8 +30,9 @@ def _checks(module: object) -> list[str]:
 
 
 @pytest.mark.parametrize(("module", "test_file"), [(wfm, "test_wfm_checks.py"), (device, "test_device_checks.py"),
-                                                  (miaf_wfm, "test_miaf_wfm_checks.py")],
-                         ids=["wfm", "device", "miaf_wfm"])
+                                                  (miaf_wfm, "test_miaf_wfm_checks.py"),
+                                                  (miaf_device, "test_miaf_device_checks.py")],
+                         ids=["wfm", "device", "miaf_wfm", "miaf_device"])
 def test_every_check_has_a_unit_test(module: object, test_file: str) -> None:
     source = (HERE / test_file).read_text() if (HERE / test_file).exists() else ""
     untested = [name for name in _checks(module) if name not in source]

@@ -40,7 +40,10 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
 def test_reference_miaf_device_passes_every_scenario(clean_run: SuiteRun) -> None:
     assert clean_run.exit_code == 0, clean_run.log
     counts = clean_run.summary["counts"]["scenarios"]
-    assert counts["failed"] == counts["broken"] == counts["not_tested"] == 0, counts
+    assert counts["failed"] == counts["broken"] == 0, counts
+    # Port 443 may be taken (another run side by side) or privileged here: that one scenario may say so.
+    untested = [s["message"] for s in clean_run.summary["scenarios"] if s["outcome"] == "not_tested"]
+    assert all("443" in m for m in untested) and len(untested) <= 1, untested
     assert counts["passed"] >= 38, counts
     assert clean_run.summary["profile"]["id"] == PROFILE
 
@@ -92,7 +95,9 @@ def test_kill_matrix(defect, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_path: Path) -> None:
     """bundle = "file": the same device launched from a SUT file with {bundle_file}; the bundle scenarios say
-    NOT TESTED (the device does not fetch its bundle), the others pass."""
+    NOT TESTED (the device does not fetch its bundle), the others pass. The SVID is renewed through a hook
+    (svid_rotation = "hook": the harness rewrites the files, then runs rotate_svid) and the labels change runs
+    change_capabilities."""
     sut = tmp_path / "device-miaf.toml"
     sut.write_text(textwrap.dedent("""\
         [sut]
@@ -102,7 +107,9 @@ def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_pa
         [device]
         launch = "{harness} device run --profile miaf-rc3 --wfm-url {wfm_url} --svid-cert {svid_cert} --svid-key {svid_key} --svid-chain {svid_chain} --bundle-file {bundle_file} --device-id {device_id} --labels-file {labels_file} --watch --timeout 5"
         bundle = "file"
-        svid_rotation = "file"
+        svid_rotation = "hook"
+        rotate_svid = "/usr/bin/env true {svid_cert} {svid_key} {svid_chain}"
+        change_capabilities = "/usr/bin/env true {labels_file}"
         timeout_s = 30
         """))
     run = run_suite("device", tmp_path / "out", sut=str(sut),
@@ -111,5 +118,20 @@ def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_pa
     by_name = {s["name"]: s for s in run.summary["scenarios"]}
     mtb01 = by_name["The device does not trust an MIS origin its initial trust does not cover"]
     assert mtb01["outcome"] == "not_tested" and 'bundle = "file"' in mtb01["message"]
-    passed = [s for s in run.summary["scenarios"] if s["outcome"] == "passed"]
+    passed = {s["name"] for s in run.summary["scenarios"] if s["outcome"] == "passed"}
     assert len(passed) >= 12, [(s["name"], s["outcome"]) for s in run.summary["scenarios"]]
+    assert {"After its SVID is renewed the device connects again with the new one",
+            "A changed capability is reported again"} <= passed
+
+
+@pytest.mark.parametrize("defect", [d for d in MIAF_DEVICE_DEFECTS if d.strict_only],
+                         ids=[d.name for d in MIAF_DEVICE_DEFECTS if d.strict_only])
+def test_strict_only_defect_passes_a_default_run_with_the_deviation_named(defect, tmp_path: Path) -> None:
+    """The default-run half of a strict-only defect (a SHOULD or a position of ours): only its requirement's
+    scenarios, where a deviation could wrongly turn into a failure."""
+    tags = ("--tags", "req_" + defect.requirement.replace("-", "_"))
+    run = run_suite("device", tmp_path, defects=(defect.name,), extra=BASE + tags)
+    assert run.exit_code == 0, f"{defect.name} failed a default run:\n{run.log}"
+    row = run.requirement(defect.requirement)
+    assert row["verdict"] in ("DEVIATION", "ADVISORY"), f"{defect.name}: {defect.requirement} is {row['verdict']}"
+    assert run.failed_scenarios == [], defect.name

@@ -4,7 +4,8 @@ Feature: MIAF device: mutual TLS with its X.509-SVID, TLS 1.3 by default, never 
   anchor R1 alone) and issues the device its SVID spiffe://harness.test/margo/wfm/wfm-h1/client/dut1 (R1 -> I1 ->
   leaf). The scenarios tagged @recording:nominal judge one shared nominal run of the device (one launch: connect,
   report capabilities): a defect in that run fails each of them that judges it. The TLS-1.1 and TLS-1.2 scenarios
-  launch the device on their own against a WFM with capped TLS versions.
+  launch the device on their own against a WFM with capped TLS versions; the port-443 scenario is NOT
+  TESTED where the harness may not listen on port 443.
 
   @req:MTLS-01 @req:SVID-08 @req:MTB-03 @req:MGEN-04 @level:MUST @recording:nominal
   Scenario: The device presents the SVID it was issued, with its intermediate, on every connection
@@ -44,3 +45,9 @@ Feature: MIAF device: mutual TLS with its X.509-SVID, TLS 1.3 by default, never 
     Given the WFM offers only TLS 1.2
     When the device runs against the simulated MIAF WFM
     Then a TLS 1.2 handshake, if the device completed one, follows RFC 9325 (MTLS-05)
+
+  @req:MGEN-03 @level:MUST
+  Scenario: The device works with a WFM URL that names no port (port 443)
+    Given the simulated MIAF WFM listens on port 443 and the device is given a URL without a port
+    When the device runs against the simulated MIAF WFM
+    Then the device reached the WFM on port 443 through a URL without a port (MGEN-03)

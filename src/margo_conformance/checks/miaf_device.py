@@ -6,7 +6,7 @@ client leaf in ``tls.peer_chain[0]["der_b64"]``), ``"tls-failure"`` (the server-
 request and its answer). A check with nothing to judge raises ``NotTested`` instead of passing vacuously.
 
 ``DEVICE_NOT_TESTED``: the device-binding MUST rows of the catalog no check of this module judges, each with the
-reason; ``tests/device/miaf/test_catalog_coverage.py`` keeps it and the feature files complete.
+reason; ``tests/framework/test_device_miaf_catalog_coverage.py`` keeps it and the feature files complete.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ NO_CLIENT_CERT = ("peer did not return a certificate", "certificate required")
 #: Device-binding MUST rows (binds device|both) of the miaf-rc3 catalog no device-role scenario judges, and why.
 DEVICE_NOT_TESTED: dict[str, str] = {
     "MGEN-01": "framing of the roles (who implements which side); nothing a device sends shows it",
-    "MGEN-03": "port 443: the harness would have to listen on a privileged port; the device is given a URL with an "
-               "explicit loopback port (a lab limitation, recorded in every run)",
     "MGEN-06": "attestation: a configured downtime window, polling interval and rate cannot be observed in a run",
     "MRTY-09": "attestation: no retries during a configured downtime window (MGEN-06) cannot be observed in a run",
     "SVID-17": "attestation: key generation from a CSPRNG; the harness mints the device's key in this suite",
@@ -160,6 +158,14 @@ def http11_only(observations: list[Any]) -> Verdict:
     bad += [f"{_label(o)}: ALPN {o.tls.alpn}" for o in handshakes(observations) if o.tls.alpn not in (None, "http/1.1")]
     return Verdict.of(not bad, "HTTP version of every request (the WFM offers ALPN http/1.1 only)",
                       expected="HTTP/1.1", observed=bad or f"{len(requests)} request(s), all HTTP/1.1")
+
+
+@check("MGEN-03")
+def reached_on_default_port(observations: list[Any]) -> Verdict:
+    """The WFM listens on 443 and the device is given https://localhost (no port): it must get there."""
+    sent = http(observations)
+    return Verdict.of(bool(sent), "requests to a WFM URL without a port", expected="the device reaches port 443",
+                      observed=[_label(o) for o in sent[:3]] or [_label(o) for o in observations[:3]] or "nothing")
 
 
 @check("SVID-08", "MTB-03")
@@ -306,11 +312,28 @@ def json_content_type(observations: list[Any]) -> Verdict:
                       observed=bad or "all application/json")
 
 
+#: apiVersion and kind at the manifest root: invalid under rc.3 (MCAP-12), judged by our position Q-53 (strict
+#: fails, a default run warns), apart from every other MCAP-12 schema error.
+LEGACY_ROOT_MEMBERS = ("apiVersion", "kind")
+LEGACY_RULE = "MCAP-12/Q-53"
+
+
+def _only_legacy(error: Any) -> bool:
+    """An additionalProperties error about apiVersion and/or kind alone (the message names every unexpected member
+    when there are several)."""
+    if error.member is not None:
+        return error.member in LEGACY_ROOT_MEMBERS
+    named = re.findall(r"'([^']+)'", error.message.split(";")[0])
+    return bool(named) and all(n in LEGACY_ROOT_MEMBERS for n in named)
+
+
 def schema_rule(error: Any) -> str:
     """The catalog row a manifest schema error breaks: the root shape (MCAP-12), the identity members (MCAP-13),
     peripherals/interfaces (MCAP-18), runtimes and deployment types (MCAP-19), labels (MCAP-22), the rest of
     ``properties`` (MCAP-15: the hosting fields' types)."""
     pointer, member = error.pointer or "", error.member or ""
+    if pointer == "" and error.validator == "additionalProperties" and _only_legacy(error):
+        return LEGACY_RULE
     if pointer == "" and error.validator in ("additionalProperties", "required", "type"):
         return "MCAP-13" if member in ("id", "vendor", "modelNumber", "serialNumber") else "MCAP-12"
     if pointer == "/properties" and error.validator == "required":
@@ -324,6 +347,12 @@ def schema_rule(error: Any) -> str:
     if pointer.startswith("/x-") or pointer == "":
         return "MCAP-12"
     return "MCAP-15"
+
+
+@check("MCAP-12", interpretations=["Q-53"])
+def no_legacy_root_members(observations: list[Any], schema_set: str) -> Verdict:
+    """Q-53: the pre-MIAF apiVersion/kind at the root (the schema refuses them) count on the interpretation axis."""
+    return manifest_schema(observations, LEGACY_RULE, schema_set)
 
 
 @judges
@@ -474,7 +503,7 @@ def retry_after_honoured(observations: list[Any], retry_after_s: float, toleranc
                       observed=f"{gap:.3f} s ({_label(first)} then {_label(second)})")
 
 
-@check("MRTY-08")
+@check("MRTY-08", interpretations=["Q-45"])
 def backoff_applied(observations: list[Any], strategy: str, base_s: float, retries: int, tolerance_s: float) -> Verdict:
     gaps = [g for g, a, _ in _gaps(observations) if a.status in (429, 503)][:retries]
     if len(gaps) < retries:
@@ -490,7 +519,7 @@ def backoff_applied(observations: list[Any], strategy: str, base_s: float, retri
     return Verdict.of(ok, "gaps between retries", expected=expected, observed=shown)
 
 
-@check("MRTY-07")
+@check("MRTY-07", interpretations=["Q-46"])
 def not_resent_after_non_retryable(observations: list[Any], window_s: float) -> Verdict:
     sent = puts(observations)
     refused = next((o for o in sent if o.status == 422), None)

@@ -84,7 +84,7 @@ def test_ignores_retry_after_comes_back_early(authority, files) -> None:
     with wfm(authority) as peer:
         peer.server.faults.unavailable(retry_after=1, count=1)
         code, _ = run_device(peer.url, *files.args(), "--defect", "ignores-retry-after")
-    assert code == 0 and _gaps(peer)[0] < 0.6
+    assert code == 0 and _gaps(peer)[0] < 0.9  # 0.2 s, where the clean device waits >= 1 s
 
 
 @pytest.mark.parametrize(("defect", "second_gap"), [(None, 2.0), ("no-backoff", 1.0)])

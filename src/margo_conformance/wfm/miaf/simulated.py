@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 
+from ...errors import ConfigError, HarnessError
 from ...evidence import CapturedRequest, CapturedResponse, TlsFacts
 from ...pki.lint import describe_certificate
 from ...pki.spiffe import DEFAULT_WFM_ID, TRUST_DOMAIN, SpiffeAuthority, Svid, client_spiffe_id, wfm_spiffe_id
@@ -60,6 +61,8 @@ class MiafSetup:
     wfm_fixture: str = "W-OK"
     #: "default" (TLS 1.2 and 1.3), "1.2" (a TLS-1.2-only WFM, MTLS-05), "1.1" (capped at TLS 1.1, MTLS-06).
     tls: str = "default"
+    #: The WFM's port: 0 (any free one) or 443 (MGEN-03: the device is given a URL without a port).
+    port: int = 0
     #: The anchors the device starts with ({bundle_file}, {bundle_jwks}, the MIS bundle).
     rotation: str = "R1"
     #: The SPIFFE bundle the MIS serves first (None: the anchors of ``rotation``).
@@ -87,6 +90,10 @@ class MiafEndpointFiles:
     bundle_jwks: Path
     mis_ca_file: Path
     labels_file: Path
+
+
+class PortUnavailable(Exception):
+    """The WFM could not listen where the recording asked (port 443 without the privilege)."""
 
 
 class _ObservedMiafWfmServer(MiafWfmServer):
@@ -179,7 +186,8 @@ class SimulatedMiafWfm:
     def _start_server(self, svid: Svid) -> None:
         versions = ("1.2",) if self.setup.tls in ("1.2", "1.1") else ("1.2", "1.3")
         server = _ObservedMiafWfmServer(svid=svid, bundle_pem=self.authority.bundle_pem(), trust_domain=self.trust_domain,
-                                        wfm_id=self.wfm_id, tls_versions=versions, observer=self._observe)
+                                        wfm_id=self.wfm_id, tls_versions=versions, observer=self._observe,
+                                        port=self.setup.port)
         server.tls_cap = "1.1" if self.setup.tls == "1.1" else None
         if server.tls_cap:  # the context was built in the constructor: build it again with the cap
             server.listener.ssl_context = server._context(self.authority.bundle_pem())
@@ -193,8 +201,19 @@ class SimulatedMiafWfm:
         server.listener.on_handshake_failure = failed
         server.listener.on_handshake = self._handshake_done
         server.operator.add_client(self.device_spiffe_id)
-        server.start()
+        try:
+            server.start()
+        except (OSError, HarnessError, ConfigError) as exc:
+            server.stop()
+            raise PortUnavailable(f"the harness cannot listen on 127.0.0.1:{self.setup.port or 'any port'} here "
+                                  f"({exc})") from None
         self.server = server
+
+    @property
+    def wfm_url(self) -> str:
+        """The URL the device is given: https://localhost:PORT, or https://localhost on port 443 (MGEN-03)."""
+        assert self.server is not None
+        return "https://localhost" if self.server.port == 443 else f"https://localhost:{self.server.port}"
 
     def present(self, fixture: str) -> None:
         """From the next connection on, the WFM presents ``fixture`` (an open connection keeps its own)."""
@@ -310,4 +329,4 @@ class SimulatedMiafWfm:
         shutil.rmtree(self._work, ignore_errors=True)
 
 
-__all__ = ["SimulatedMiafWfm", "MiafSetup", "MiafEndpointFiles", "DEVICE_ID", "INITIAL_LABELS", "CHANGED_LABELS"]
+__all__ = ["SimulatedMiafWfm", "PortUnavailable", "MiafSetup", "MiafEndpointFiles", "DEVICE_ID", "INITIAL_LABELS", "CHANGED_LABELS"]
