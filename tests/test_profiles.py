@@ -94,6 +94,22 @@ def test_shared_rules_bind_each_profile_to_its_own_rows(miaf: Profile, httpsig: 
         miaf.rule("nope")
 
 
+def test_a_case_narrows_its_rule_and_overrides_what_it_names(miaf: Profile, httpsig: Profile) -> None:
+    scoping = miaf.rule("route-scoping")
+    child = scoping.case("another-clients-child")
+    assert (child.requirements, child.status, child.problem_type) == (("MID-08", "MCAP-08"), 404, "gateway-not-found")
+    owner = scoping.case("owners-delete")
+    assert (owner.status, owner.question, owner.status_by_question) == (204, "Q-64", False)
+    schema = httpsig.rule("capabilities-schema")
+    assert schema.status_by_question and schema.question == "Q-H02"
+    vendor = schema.case("missing-vendor")
+    assert (vendor.requirements, vendor.body, vendor.status) == (("CAP-09",), "manifest-missing-properties-vendor", 422)
+    assert miaf.rule("capabilities-schema").case("missing-vendor").body == "missing-vendor"
+    assert not miaf.rule("gateway-before-child").status_by_question  # the text states the 404 (Q-48: top level)
+    with pytest.raises(KeyError, match="has no case 'nope'; known cases: another-clients-delete"):
+        scoping.case("nope")
+
+
 def test_miaf_fixture_catalogue(miaf: Profile) -> None:
     client, wfm = miaf.fixtures["client"], miaf.fixtures["wfm"]
     assert client["C-NOCERT"]["expected"] == "reject" and client["C-OK"]["expected"] == "accept"
@@ -158,6 +174,12 @@ def _copy(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
     (lambda d: d["rules"]["route-scoping"].update(problem_type="gone"), "not in this profile's registry"),
     (lambda d: d["rules"]["route-scoping"].update(question="Q-99"), "question 'Q-99' is not in the catalog"),
     (lambda d: d["retry"][429].update(backoff="linear"), "retry 429: needs retryable"),
+    (lambda d: d["rules"]["route-scoping"]["cases"]["owners-delete"].update(requirements=["MID-11"]),
+     "case owners-delete: requirements must be some of the rule's"),
+    (lambda d: d["rules"]["route-scoping"]["cases"]["owners-delete"].update(problem_type="gone"),
+     "case owners-delete: problem_type 'gone' is not in this profile's registry"),
+    (lambda d: d["rules"]["route-scoping"]["cases"].update(loose="x"), "case loose must be a mapping"),
+    (lambda d: d["rules"]["route-scoping"].update(status_by_question="yes"), "status_by_question must be true or false"),
     (lambda d: d["fixtures"]["client"]["C-OK"].update(expected="maybe"), "fixture C-OK: expected"),
 ])
 def test_a_broken_profile_is_a_config_error_naming_the_key(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,9 @@ Q_TAG = re.compile(rf"interpretation:(?P<id>{QUESTION_ID})")
 PROFILE_TAG = re.compile(r"profile:(?P<name>[a-z0-9][a-z0-9.-]*)")
 #: ``@recording:<name>``: the scenario judges a recording it shares with the others of that name (observatory.py).
 RECORDING_TAG = re.compile(r"recording:(?P<name>[a-z0-9][a-z0-9.-]*)")
+#: ``@rule:<name>``: a shared scenario (no profile tag) whose rows come from the run profile's binding of that rule
+#: (``profile.rule(name)``, its case for an Examples row with a ``case`` column): see ``bind_rules``.
+RULE_TAG = re.compile(r"rule:(?P<name>[a-z0-9][a-z0-9-]*)")
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
@@ -93,6 +96,8 @@ def tag_marks(tag: str) -> list[pytest.MarkDecorator] | None:
         return [pytest.mark.profile(m["name"]), pytest.mark.allure_label(m["name"], label_type="profile")]
     if m := RECORDING_TAG.fullmatch(tag):
         return [pytest.mark.recording(m["name"]), pytest.mark.allure_label(m["name"], label_type="recording")]
+    if m := RULE_TAG.fullmatch(tag):
+        return [pytest.mark.rule(m["name"]), pytest.mark.allure_label(m["name"], label_type="rule")]
     return None
 
 
@@ -229,11 +234,15 @@ def run_state(config: pytest.Config) -> RunState:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from .step_lookup import install
+
+    install()
     config.addinivalue_line("markers", "requirement(id): requirement ID verified by a scenario")
     config.addinivalue_line("markers", "level(level): MUST, SHOULD or MAY")
     config.addinivalue_line("markers", "interpretation(id): interpretation (Q-ID) a scenario rests on")
     config.addinivalue_line("markers", "profile(name): the spec profile a scenario belongs to (none: every profile)")
     config.addinivalue_line("markers", "recording(name): the shared recording a scenario judges (@recording:<name>)")
+    config.addinivalue_line("markers", "rule(name): the shared rule a scenario judges, bound per profile (@rule:<name>)")
     if config.getoption("--margo-role", default=None) is None:
         return
     state = RunState(config)
@@ -325,6 +334,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(mark)
     if _RUN_KEY in config.stash:
         select_profile(config, items, run_state(config).profile)
+        bind_rules(items, run_state(config).profile)
+
+
+def bind_rules(items: list[pytest.Item], profile_name: str) -> None:
+    """A shared scenario names no requirement of its own: its ``@rule:<name>`` tag takes the rows (and the question)
+    the run's profile binds to that rule, those of the row's case for an Examples row with a ``case`` column. So
+    its requirements count like a tagged scenario's (roll-up, --tags, reports), under each profile its own."""
+    from .profiles import load_profile
+
+    profile = None
+    for item in items:
+        rules = _marks(item, "rule")
+        if not rules:
+            continue
+        profile = profile or load_profile(profile_name)
+        callspec = getattr(item, "callspec", None)
+        example = (callspec.params.get("_pytest_bdd_example") if callspec is not None else None) or {}
+        case = example.get("case") if isinstance(example, dict) else None
+        for name in rules:
+            try:
+                binding = profile.rule(name)
+                binding = binding.case(str(case)) if case and binding.cases else binding
+            except KeyError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: {exc.args[0]}") from None
+            tags = [f"req:{r}" for r in binding.requirements]
+            tags += [f"interpretation:{binding.question}"] if binding.question else []
+            for tag in tags:
+                for mark in tag_marks(tag) or ():
+                    item.add_marker(mark)
 
 
 def select_profile(config: pytest.Config, items: list[pytest.Item], profile: str) -> None:

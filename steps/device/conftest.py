@@ -1,48 +1,67 @@
-"""Device-role fixtures: the device driver, the run's recordings (made ahead, side by side), a scenario state."""
+"""Device-role fixtures: the device driver, the run's recordings (made ahead, side by side), a scenario state.
+
+The profile's authenticator picks the simulated peer of every recording (never the profile's name): the httpsig
+``SimulatedWfm``, or for ``mtls-svid`` the ``SimulatedMiafWfm`` (WFM, MIS origin and sink) with the MIAF recorder.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from margo_conformance.observatory import Observatory
+from margo_conformance.profiles import load_profile
 from margo_conformance.pytest_plugin import RunState, announce, scenario_template
 from margo_conformance.sut.device import DeviceUnderTest, open_device_under_test
-
-from .context import DeviceScenario
-from .device_steps import *  # noqa: F401,F403
-from .miaf_steps import *  # noqa: F401,F403
-from . import miaf_recordings
-from .recordings import Recordings, record, schedule_all
-from margo_conformance.profiles import load_profile
 from margo_conformance.wfm.miaf.simulated import SimulatedMiafWfm
 from margo_conformance.wfm.simulated import SimulatedWfm
 
+from . import miaf_recordings
+from .context import DeviceScenario
+from .device_steps import *  # noqa: F401,F403
+from .miaf_steps import *  # noqa: F401,F403
+from .recordings import Recordings, record, schedule_all
+
 
 def _mutual_tls(run: RunState) -> bool:
-    """The profile's authenticator decides which simulated WFM a recording runs against (never its name)."""
     return load_profile(run.profile).authenticator == "mtls-svid"
 
 
+class _InlineWfm:
+    """The WFM of recordings made in the scenario's own thread (manual mode, or one nothing planned), started on
+    first use: a launch run made ahead on the worker pool never needs it, and it costs a start and a stop."""
+
+    def __init__(self, run: RunState, make: Callable[[], Any]) -> None:
+        self._run = run
+        self._make = make
+        self._wfm: Any = None
+
+    def __call__(self) -> Any:
+        if self._wfm is None:
+            self._wfm = self._make()
+            if isinstance(self._wfm, SimulatedWfm):
+                self._run.facts.update({"simulated_wfm.base_url": self._wfm.main.base_url,
+                                        "simulated_wfm.root_ca": str(self._wfm.main.ca_file)})
+            else:
+                self._run.facts.update({"simulated_wfm.spiffe_id": self._wfm.wfm_spiffe_id,
+                                        "simulated_wfm.device_spiffe_id": self._wfm.device_spiffe_id,
+                                        "simulated_mis.origin": self._wfm.bundle_service.origin})
+        return self._wfm
+
+    def stop(self) -> None:
+        if self._wfm is not None:
+            self._wfm.stop()
+
+
 @pytest.fixture(scope="session")
-def simulated_wfm(run: RunState) -> Iterator[SimulatedWfm]:
-    """The WFM of recordings made in the scenario's own thread (manual mode, or one nothing planned)."""
-    if _mutual_tls(run):
-        miaf = SimulatedMiafWfm()
-        run.facts.update({"simulated_wfm.spiffe_id": miaf.wfm_spiffe_id, "simulated_wfm.device_spiffe_id":
-                          miaf.device_spiffe_id, "simulated_mis.origin": miaf.bundle_service.origin})
-        try:
-            yield miaf  # type: ignore[misc]
-        finally:
-            miaf.stop()
-        return
-    wfm = SimulatedWfm()
-    run.facts.update({"simulated_wfm.base_url": wfm.main.base_url, "simulated_wfm.root_ca": str(wfm.main.ca_file)})
+def inline_wfm(run: RunState) -> Iterator[_InlineWfm]:
+    holder = _InlineWfm(run, SimulatedMiafWfm if _mutual_tls(run) else SimulatedWfm)
     try:
-        yield wfm
+        yield holder
     finally:
-        wfm.stop()
+        holder.stop()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +75,7 @@ def device_under_test(run: RunState, request: pytest.FixtureRequest) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def recordings(run: RunState, request: pytest.FixtureRequest, simulated_wfm: SimulatedWfm,
+def recordings(run: RunState, request: pytest.FixtureRequest, inline_wfm: _InlineWfm,
                device_under_test: DeviceUnderTest) -> Iterator[Recordings]:
     """Every selected scenario's recording scheduled at once, in scenario order, on ``run.jobs`` workers (each
     with its own simulated WFM); a device in manual mode, or one that cannot run twice, gets one at a time."""
@@ -64,9 +83,9 @@ def recordings(run: RunState, request: pytest.FixtureRequest, simulated_wfm: Sim
     manual = target.mode == "manual"
     jobs = 1 if manual or not target.parallel else run.jobs
     mtls = _mutual_tls(run)
-    observatory: Observatory[object, object] = Observatory(
+    observatory: Observatory[Any, object] = Observatory(
         jobs=jobs, make_slot=SimulatedMiafWfm if mtls else SimulatedWfm, close_slot=lambda wfm: wfm.stop(),
-        inline_slot=lambda: simulated_wfm, prelaunch=not manual)
+        inline_slot=inline_wfm, prelaunch=not manual)
     run.facts["device.jobs"] = str(jobs)
     result = Recordings(observatory, sharing=run.share_recordings)
     result.until = schedule_all(request.session.items, observatory, device_under_test, scenario_template,

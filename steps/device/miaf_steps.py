@@ -90,6 +90,7 @@ def _(scenario: DeviceScenario, status: int, header: int, member: int) -> None:
                                    headers={"retry-after": str(header)}, route="capabilities")
     scenario.setup.append(lambda slot: slot.setup.faults.append(fault))
     scenario.setup.append(lambda slot: _plan(slot, done=mr.puts_at_least(2), window_s=header + 4.0))
+    scenario.retry_after_s = float(header)  # a long launch: scheduled early (recordings.expected_wait_s)
 
 
 @setup_step(parsers.parse("the WFM answers the first {count:d} capabilities reports with 503, Retry-After {header:d} "
@@ -103,6 +104,7 @@ def _(scenario: DeviceScenario, count: int, header: int, strategy: str) -> None:
     scenario.setup.append(lambda slot: slot.setup.faults.append(fault))
     scenario.setup.append(lambda slot: _plan(slot, done=mr.puts_at_least(count + 1),
                                              window_s=header * (2 ** count) + 4.0))
+    scenario.retry_after_s = float(header * (2 ** count - 1))
 
 
 @setup_step("the WFM refuses the first capabilities report with 422, retryable false and a vendor problem type")
@@ -391,6 +393,11 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
         raise NotTested("the WFM refused the device's own certificate (MTLS-01, SVID-08 judge that), so the device's "
                         "recognition of the WFM could not be observed")
     judge(checks.wfm_recognised_by_spiffe_id(obs, _rec(scenario).url_host))
+
+
+@then(parsers.parse('the device proceeded to report to the WFM presenting "{fixture}" ({req})'))
+def _(scenario: DeviceScenario, judge: Judge, fixture: str, req: str) -> None:
+    judge(checks.wfm_accepted(scenario.observations, fixture).bound_to(*requirements(req)))
 
 
 @then(parsers.parse('the device sent no HTTP request to the WFM presenting "{fixture}"'))

@@ -153,10 +153,16 @@ def _rendered(item: pytest.Item, template: Any) -> Any:
     return template.render(example) if template is not None and example else template
 
 
+def expected_wait_s(scenario: DeviceScenario) -> float:
+    """How long the scenario's setup makes the device wait at least (a Retry-After it must honour)."""
+    return scenario.retry_after_s or 0.0
+
+
 def schedule_all(items: list[pytest.Item], observatory: Any, device: Any, template_of: Callable[[pytest.Item], Any],
                  *, sharing: bool, recorder: Callable[..., Any] | None = None) -> dict[str, str | None]:
-    """Schedule the recording of every collected device scenario, in their order; returns key -> until.
-    ``recorder`` makes one recording (``record`` by default; the MIAF profile's is ``miaf_recordings.record``)."""
+    """Schedule the recording of every collected device scenario, longest wait first and otherwise in their order;
+    returns key -> until. ``recorder`` makes one recording (``record`` by default; the MIAF profile's is
+    ``miaf_recordings.record``)."""
     recorder = recorder or record
     planned: dict[str, tuple[DeviceScenario, str | None]] = {}
     for item in items:
@@ -171,7 +177,9 @@ def schedule_all(items: list[pytest.Item], observatory: Any, device: Any, templa
                 planned[key] = (first, until)
         else:
             planned[key] = (scenario, until)
-    for key, (scenario, until) in planned.items():
+    # The longest launches first (a stable sort keeps scenario order otherwise): a recording that must wait out a
+    # Retry-After then overlaps the short ones instead of holding up the end of the run.
+    for key, (scenario, until) in sorted(planned.items(), key=lambda kv: -expected_wait_s(kv[1][0])):
         observatory.schedule(key, lambda wfm, s=scenario, u=until, k=key: recorder(s, wfm, u, k))
     return {key: until for key, (_, until) in planned.items()}
 

@@ -65,13 +65,6 @@ def _(scenario: WfmScenario) -> None:
     scenario.record(device.put_capabilities(device.device_id, manifest), "capabilities PUT, properties.id mismatch")
 
 
-@when("the device reports a signed body that is not JSON")
-def _(scenario: WfmScenario) -> None:
-    device = scenario.require_device()
-    scenario.record(device.put_capabilities(device.device_id, b'{"apiVersion": "device.margo.org/v1alpha1", '),
-                    "capabilities PUT, body not JSON")
-
-
 @then(parsers.parse("the WFM refuses the manifest ({req})"))
 def _(scenario: WfmScenario, judge: Judge, req: str) -> None:
     """Refused at all (must); 422 preferred, 400 accepted (Q-H02, DIGEST CAP-09 "422 (or 400)")."""

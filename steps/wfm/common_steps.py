@@ -115,8 +115,3 @@ def _(scenario: WfmScenario, judge: Judge, req: str, question: str) -> None:
 @then("the error body is problem details or an error object (ERR-01)")
 def _(scenario: WfmScenario, judge: Judge) -> None:
     judge(checks.error_body_is_known_family(scenario.last))
-
-
-@then("the problem type is the Margo type for the status (ERR-02, advisory)")
-def _(scenario: WfmScenario, judge: Judge) -> None:
-    judge(checks.problem_type_fits(scenario.last))

@@ -25,8 +25,10 @@ from .common_steps import *  # noqa: F401,F403
 from .context import WfmScenario
 from .miaf_context import MiafScenario
 from .miaf_steps import *  # noqa: F401,F403
+from .miaf_transient_steps import *  # noqa: F401,F403
 from .onboarding_steps import *  # noqa: F401,F403
 from .route_steps import *  # noqa: F401,F403
+from .shared_steps import *  # noqa: F401,F403
 from .signing_steps import *  # noqa: F401,F403
 from .trust_steps import *  # noqa: F401,F403
 
@@ -62,11 +64,17 @@ def scenario(wfm: WfmUnderTest, device_ca: TestCA) -> WfmScenario:
 
 
 @pytest.fixture(scope="session")
-def miaf_profile(run: RunState) -> Any:
-    """The run's profile data (routes, problem types, rule bindings)."""
+def run_profile(run: RunState) -> Any:
+    """The run's profile data (authenticator kind, routes, problem types, rule bindings)."""
     from margo_conformance.profiles import load_profile
 
     return load_profile(run.profile)
+
+
+@pytest.fixture(scope="session")
+def miaf_profile(run_profile: Any) -> Any:
+    """The run's profile, under the name the mutual-TLS steps use."""
+    return run_profile
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """Steps of the MIAF WFM-role features (features/wfm/miaf/): the harness plays WFM clients with SVIDs.
 
 Set-up steps (Given) need a served request, not a perfect one; judging happens in Then steps only, through
-the judge, with the requirement IDs from the step text. Routes, problem types and rule bindings come from the
-profile's data (``profile.route``, ``profile.problem_types``, ``profile.rule``).
+the judge, with the requirement IDs from the step text. Routes and problem types come from the profile's data
+(``profile.route``, ``profile.problem_types``). The rules every profile shares (gateway before child, schema
+rules, problem bodies, route scoping) are judged by shared_steps.py from ``profile.rule``; ``report`` and
+``delete`` here are how its mTLS client adapter (clients.py) acts.
 """
 
 from __future__ import annotations
@@ -274,18 +276,6 @@ def _(miaf: MiafScenario, judge: Judge, status: int, reqs: str) -> None:
 @then(step('the WFM answers {status:d} with a problem of type "{name:q}" ({reqs})'))
 def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, status: int, name: str, reqs: str) -> None:
     judge_problem(judge, miaf, miaf_profile, name, checks.status_is(miaf.last, status).bound_to(*requirements(reqs)))
-
-
-@then(step('the WFM answers as the rule "{rule:q}" binds it'))
-def _(miaf: MiafScenario, miaf_profile: Any, judge: Judge, rule: str) -> None:
-    """A rule both profiles share (gateway before child, ...), with this profile's requirements, status and problem
-    type (``profile.rule``). The binding's question is context, not the axis: the case asserted here is the one the
-    text names (a top-level gateway never reported), so a wrong status is a must failure."""
-    binding = miaf_profile.rule(rule)
-    if binding.status is None:
-        raise HarnessError(f"rule {rule!r} binds no status in profile {miaf_profile.name}")
-    verdict = checks.status_is(miaf.last, binding.status).bound_to(*binding.requirements)
-    judge_problem(judge, miaf, miaf_profile, binding.problem_type, verdict)
 
 
 @then(step("the request is refused without being served ({reqs})"))

@@ -73,9 +73,10 @@ def test_version_flag() -> None:
 
 #: The MIAF WFM template: the keys of a WFM certified over mutual TLS with SVIDs (identity or hooks).
 MIAF_ACCEPTED = {"sut.role", "sut.name", "sut.profile", "wfm.base_url", "wfm.wfm_id", "wfm.trust_domain",
-                 "wfm.request_timeout_s", "wfm.policy_mode", "wfm.svid_csr", "identity.ca_cert", "identity.ca_key",
+                 "wfm.request_timeout_s", "wfm.policy_mode", "wfm.rate_limit", "wfm.svid_csr", "identity.ca_cert", "identity.ca_key",
                  "identity.bundle", "wfm.operator.trust_bundle", "wfm.operator.add_client",
-                 "wfm.operator.retire_client", "wfm.operator.install_wfm_svid", "wfm.operator.timeout_s"}
+                 "wfm.operator.retire_client", "wfm.operator.install_wfm_svid", "wfm.operator.maintenance_on",
+                 "wfm.operator.maintenance_off", "wfm.operator.timeout_s"}
 
 
 def _signing_ca(directory: Path) -> None:

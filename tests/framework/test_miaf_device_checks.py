@@ -116,6 +116,11 @@ def test_wfm_recognised_by_spiffe_id() -> None:
     assert not c.wfm_recognised_by_spiffe_id([fail("alert bad certificate")], "localhost").passed
 
 
+def test_wfm_accepted() -> None:
+    assert c.wfm_accepted([hs(b"x"), req()], "W-OK-DNS").passed
+    assert not c.wfm_accepted([fail("alert bad certificate")], "W-OK-DNS").passed
+
+
 def test_no_out_of_band_fetch_and_problem_type_and_http_bundle_uri() -> None:
     hit = SinkHit("GET", "/i1.der", 0.0)
     assert c.no_out_of_band_fetch([]).passed and not c.no_out_of_band_fetch([hit]).passed

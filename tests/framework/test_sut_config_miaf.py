@@ -65,6 +65,14 @@ def test_hooks_mode_loads(tmp_path: Path) -> None:
     assert (sut.wfm.wfm_id, sut.wfm.trust_domain, sut.wfm.policy_mode, sut.identity) == \
         ("wfm-h1", "harness.test", "allowlist", None)
     assert sut.describe()["wfm.identity"] == "harness as MIS (hooks)"
+    assert sut.wfm.rate_limit is None and not sut.wfm.operator.has("maintenance_on")
+
+
+def test_a_declared_rate_limit_and_the_maintenance_hooks_load(tmp_path: Path) -> None:
+    sut = _load(tmp_path, HEAD + WFM + "rate_limit = 20\n" + HOOKS
+                + 'maintenance_on = "wfmctl maintenance on"\nmaintenance_off = "wfmctl maintenance off"\n')
+    assert sut.wfm.rate_limit == 20
+    assert sut.wfm.operator.has("maintenance_on") and sut.wfm.operator.has("maintenance_off")
 
 
 def test_signing_ca_mode_loads_and_the_contract_spelling_of_the_hooks_table_works(tmp_path: Path) -> None:
@@ -81,6 +89,8 @@ def test_signing_ca_mode_loads_and_the_contract_spelling_of_the_hooks_table_work
     (HEAD + WFM.replace("harness.test", "Harness.Test") + HOOKS, "wfm.trust_domain: a lower-case"),
     (HEAD + WFM + 'ca = "download"\n' + HOOKS, "wfm.ca: not used under a mutual-TLS profile"),
     (HEAD + WFM + 'policy_mode = "open"\n' + HOOKS, "wfm.policy_mode"),
+    (HEAD + WFM + "rate_limit = 0\n" + HOOKS, "wfm.rate_limit: a positive number"),
+    (HEAD + WFM + 'rate_limit = "fast"\n' + HOOKS, "wfm.rate_limit"),
     (HEAD + WFM + HOOKS.replace("{spiffe_id}", "{client}"), "unknown placeholder {client}"),
     (HEAD + WFM + IDENTITY.replace("ca.key", "missing.key"), "identity.ca_key: file not found"),
     (HEAD.replace("miaf-rc3", "httpsig-2026h1") + '[wfm]\nbase_url = "https://h"\n' + IDENTITY,

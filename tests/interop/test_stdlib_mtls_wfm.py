@@ -93,6 +93,9 @@ NOT_TESTED_WITH_A_VENDOR_CA = {
     "A client without a valid SVID is refused (C-IEXP)",
     "A client without a valid SVID is refused (C-LEAFONLY)",
     "Every anchor of the bundle is accepted during a rotation, and a removed one no longer is",
+    # This small server has no maintenance mode and declares no rate limit (MRTY-01/02 need the operator).
+    "In maintenance the WFM answers 503 with Retry-After and a retryable problem",
+    "A client over the declared rate limit gets 429 with Retry-After and a retryable problem",
 }
 #: Requirements this WFM must be judged PASS on: transport, the SVID leaf rules, identity, scoping, capabilities.
 MUST_PASS = ("MTLS-01", "MTLS-02", "MTLS-04", "MTLS-06", "MTLS-07", "MTLS-11", "SVID-02", "SVID-03", "SVID-04",

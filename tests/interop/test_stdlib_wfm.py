@@ -29,7 +29,7 @@ CORE = {
     "A correctly signed onboarding request creates a client",
     "A correctly signed capabilities report is accepted",
     "The first report creates the document and the second updates it",
-    "A reported device can be deleted once",
+    "Another client neither deletes nor builds on my device, and I delete it once",  # shared (route-scoping)
     "The WFM verifies the Margo algorithm ecdsa-p256-sha256",
     "The WFM verifies the Margo algorithm ecdsa-p384-sha384",
     "The WFM verifies the Margo algorithm rsa-v1_5-sha256",

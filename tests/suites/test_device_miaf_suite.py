@@ -80,10 +80,21 @@ def test_the_run_record_holds_every_connection_and_request(clean_run: SuiteRun) 
     assert {"http", "tls-handshake", "tls-failure"} <= kinds, kinds
 
 
+_RUNS: dict[str, SuiteRun] = {}
+
+
+def defect_run(defect, tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    """One run per defect in this worker, shared by the kill matrix and the tests that read it more closely."""
+    if defect.name not in _RUNS:
+        _RUNS[defect.name] = run_suite("device", tmp_path_factory.mktemp(f"device-miaf-{defect.name}"),
+                                       defects=(defect.name,), strict=defect.strict_only,
+                                       extra=BASE + _tags(defect.requirement, *defect.related))
+    return _RUNS[defect.name]
+
+
 @pytest.mark.parametrize("defect", MIAF_DEVICE_DEFECTS, ids=[d.name for d in MIAF_DEVICE_DEFECTS])
 def test_kill_matrix(defect, tmp_path_factory: pytest.TempPathFactory) -> None:
-    run = run_suite("device", tmp_path_factory.mktemp(f"device-miaf-{defect.name}"), defects=(defect.name,),
-                    strict=defect.strict_only, extra=BASE + _tags(defect.requirement, *defect.related))
+    run = defect_run(defect, tmp_path_factory)
     assert run.exit_code == 1, f"{defect.name} was not caught (exit {run.exit_code}):\n{run.log}"
     row = run.requirement(defect.requirement)
     assert row["verdict"] in ("FAIL", "DEVIATION", "ADVISORY") and row["axis"], \
@@ -135,3 +146,17 @@ def test_strict_only_defect_passes_a_default_run_with_the_deviation_named(defect
     row = run.requirement(defect.requirement)
     assert row["verdict"] in ("DEVIATION", "ADVISORY"), f"{defect.name}: {defect.requirement} is {row['verdict']}"
     assert run.failed_scenarios == [], defect.name
+
+
+def test_a_defect_of_the_nominal_run_fails_the_scenario_judging_it_there_and_nothing_else(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """otel-false shows only in the manifests of the nominal run: the one scenario that judges MCAP-15 from the shared
+    recording fails, on MCAP-15 alone; every other scenario judging the same recording passes."""
+    defect = next(d for d in MIAF_DEVICE_DEFECTS if d.name == "otel-false")
+    run = defect_run(defect, tmp_path_factory)
+    failed = {s["name"]: {r for v in s["verdicts"] if not v["passed"] for r in v["requirements"]}
+              for s in run.failed_scenarios}
+    assert failed == {"The manifest's id, hosting fields, labels and extensions follow device-capabilities.md":
+                      {"MCAP-15"}}, failed
+    passed = [s for s in run.summary["scenarios"] if s["outcome"] == "passed"]
+    assert len(passed) >= 9, [(s["name"], s["outcome"]) for s in run.summary["scenarios"]]

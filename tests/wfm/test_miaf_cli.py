@@ -84,8 +84,40 @@ def test_restart_reuses_the_dev_trust_domain(tmp_path: Path) -> None:
         prepare(tmp_path, svid_cert=None, svid_key=None, trust_bundle=None, wfm_id="other")
 
 
+def test_maintenance_from_the_command_line_answers_503_then_serves_again(served) -> None:
+    """MRTY-02: maintenance is a state in the data dir, so the operator command works on a running server."""
+    data_dir, _server = served
+    with dev_client(data_dir, _server.base_url) as http:
+        assert cli("wfm", "maintenance", "on", "--data-dir", str(data_dir)) == (0, "maintenance on\n")
+        busy = http.put(BASE + "m1", json=manifest("m1"))
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert busy.headers["content-type"] == "application/problem+json"
+        doc = busy.json()
+        assert (doc["type"], doc["retryable"], doc["backoffStrategy"], doc["retryAfterSeconds"]) == \
+            ("about:blank", True, "exponential", 1)
+        assert busy.headers["x-margo-check"] == "maintenance"
+        assert cli("wfm", "maintenance", "off", "--data-dir", str(data_dir)) == (0, "maintenance off\n")
+        assert http.put(BASE + "m1", json=manifest("m1")).status_code == 201
+
+
+def test_a_client_over_the_rate_limit_gets_429_and_others_are_not_counted(tmp_path: Path) -> None:
+    """MRTY-01: the limit counts one client's requests in the last second; the excess gets a retryable 429."""
+    setup = prepare(tmp_path, svid_cert=None, svid_key=None, trust_bundle=None, wfm_id=None)
+    with MiafWfmServer(svid=setup.svid, bundle_pem=setup.bundle_pem, trust_domain=setup.trust_domain,
+                       wfm_id=setup.wfm_id, data_dir=tmp_path, rate_limit=3) as server:
+        server.operator.add_client(C1)
+        with dev_client(tmp_path, server.base_url) as http:
+            codes = [http.put(BASE + "r1", json=manifest("r1")).status_code for _ in range(4)]
+            assert codes == [201, 200, 200, 429], codes
+            limited = http.put(BASE + "r1", json=manifest("r1"))
+            assert limited.headers["retry-after"] == "1" and limited.headers["x-margo-check"] == "rate-limit"
+            assert (limited.json()["retryable"], limited.json()["backoffStrategy"]) == (True, "exponential")
+
+
 @pytest.mark.parametrize("args", [
     ("wfm", "add-client", C1),  # no database in the data dir
+    ("wfm", "maintenance", "sometimes"),
+    ("wfm", "serve", "--profile", "miaf-rc3", "--port", "0", "--rate-limit", "-1"),
     ("wfm", "serve", "--profile", "nope", "--port", "0"),
     ("wfm", "serve", "--profile", "miaf-rc3", "--port", "0", "--svid-cert", "x.pem"),
     ("wfm", "serve", "--profile", "miaf-rc3", "--port", "0", "--policy-mode", "everyone"),

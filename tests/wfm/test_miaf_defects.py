@@ -103,6 +103,27 @@ def _server_id(w: MiafWfmServer, ids: Identities) -> Any:
     return shape.reason or shape.kind
 
 
+def _maintenance(w: MiafWfmServer, ids: Identities) -> Any:
+    w.operator.set_maintenance(True)
+    try:
+        r = attempt(ids, w.base_url, "C-OK", "PUT", "p-mnt", manifest("p-mnt"))
+    finally:
+        w.operator.set_maintenance(False)
+    assert not isinstance(r, str)
+    return r.status_code, r.headers.get("retry-after")
+
+
+def _rate_limit(w: MiafWfmServer, ids: Identities) -> Any:
+    w.operator.set_rate_limit(2)
+    try:
+        answers = [attempt(ids, w.base_url, "C-OK2", "PUT", "p-rate", manifest("p-rate")) for _ in range(3)]
+    finally:
+        w.operator.set_rate_limit(None)
+    last = answers[-1]
+    assert not isinstance(last, str)
+    return last.status_code, last.headers.get("retry-after"), (_json(last) or {}).get("retryable")
+
+
 PROBES: dict[str, Probe] = {
     "no-cert": _put("C-NOCERT", "p-nocert"),
     "ftd": _put("C-FTD", "p-ftd"),
@@ -121,6 +142,8 @@ PROBES: dict[str, Probe] = {
     "retryable-4xx": _error("p-never-2", lambda r: ((_json(r) or {}).get("retryable"),
                                                     (_json(r) or {}).get("backoffStrategy"))),
     "child-first": _put("C-OK", "p-gw/child"),
+    "maintenance": _maintenance,
+    "rate-limit": _rate_limit,
     "first-put": _put("C-OK", "p-first"),
     "tls11": _tls11,
     "verified-chain": _verified_chain,
@@ -149,6 +172,8 @@ EXPECTED: dict[str, set[str]] = {
     D.LEAF_WITHOUT_INTERMEDIATE: {"verified-chain"},
     D.SERVER_SVID_WRONG_WFM_ID: {"server-id"},
     D.RSA2048_ACCEPTED: {"rsa2048"},
+    D.MAINTENANCE_WITHOUT_RETRY_AFTER: {"maintenance"},
+    D.RATE_LIMIT_NOT_RETRYABLE: {"rate-limit"},
 }
 
 
@@ -178,7 +203,7 @@ def test_the_clean_server_answers_every_probe_as_the_profile_wants(clean: dict[s
         "rsa2048": 403, "retired": 403, "two-clients-one-id": (201, 201), "cross-delete": 404, "decoy": 201,
         "error-media": problem_json, "type-422": "https://docs.margo.org/specification/problem-types#semantic-error",
         "retryable-4xx": (False, "none"), "child-first": 404, "first-put": 201, "tls11": "refused",
-        "verified-chain": "completed", "server-id": "wfm",
+        "verified-chain": "completed", "server-id": "wfm", "maintenance": (503, "1"), "rate-limit": (429, "1", True),
     }
 
 

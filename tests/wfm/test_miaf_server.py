@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,7 +156,11 @@ def test_a_client_without_a_valid_chain_is_refused_in_the_handshake(wfm: MiafWfm
     r = attempt(ids, wfm.base_url, fixture, "PUT", device, manifest(device))
     assert isinstance(r, str) and r.startswith("tls:"), r
     assert records(wfm, device) == []
-    assert any(row["method"] == "TLS" and row["check"] == "tls-handshake" for row in wfm.store.audit_rows())
+    # The server writes its audit row after the client has seen the refusal: wait for it (a loaded machine).
+    deadline = time.monotonic() + 5
+    while not any(row["method"] == "TLS" and row["check"] == "tls-handshake" for row in wfm.store.audit_rows()):
+        assert time.monotonic() < deadline, "no audit row of the refused handshake"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("fixture", ["C-P384", "C-ED25519", "C-RSA3072-PSS", "C-RSA3072-V15", "C-NODS"])

@@ -14,6 +14,12 @@ Feature: MIAF device: the WFM is authenticated by its SPIFFE ID, never by the UR
     When the device runs until it has connected over mutual TLS
     Then the device reported its capabilities to W-OK, reached by a host name its SVID does not carry (MID-04, MID-05, MGEN-08, SVID-12)
 
+  @req:MID-05 @level:MUST
+  Scenario: The device also reports to a WFM whose SVID carries a DNS SAN for the URL host (W-OK-DNS)
+    Given the simulated MIAF WFM presents the fixture "W-OK-DNS"
+    When the device runs until it has reported its capabilities over mutual TLS
+    Then the device proceeded to report to the WFM presenting "W-OK-DNS" (MID-05)
+
   @req:MID-04 @req:SVID-10 @req:MTLS-07 @level:MUST
   Scenario Outline: The device refuses a WFM SVID of another identity or another root: <fixture>
     Given the simulated MIAF WFM presents the fixture "<fixture>"

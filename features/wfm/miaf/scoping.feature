@@ -6,17 +6,9 @@ Feature: MIAF records are scoped to the calling client
   C-OK2's DELETE (the digest's probe) or 201-versus-200 (MCAP-05), so that a WFM that serves cross-client deletes
   fails MID-08 alone and one that answers 200 to a creation fails MCAP-05 alone. Two clients with one deviceId
   hold two records: each deletes its own once (MID-09). A deviceId is looked up among the caller's records only (MID-08), and the same
-  deviceId from two clients names two records (MID-09). C-OK and C-OK2 are both on the policy.
-
-  @req:MID-08 @req:MCAP-08 @level:MUST
-  Scenario: Another client neither deletes nor builds on a client's device
-    Given the client C-OK has reported the device "d1"
-    When the client C-OK2 deletes the device "d1"
-    Then the WFM answers 404 with a problem of type "device-not-found" (MID-08)
-    When the client C-OK reports the device "d1" again
-    Then the answer is 200 (MID-08)
-    When the client C-OK2 reports the device "d1/child"
-    Then the WFM answers 404 with a problem of type "gateway-not-found" (MID-08, MCAP-08)
+  deviceId from two clients names two records (MID-09). C-OK and C-OK2 are both on the policy. That another
+  client neither deletes nor builds on a client's device is written once for every profile
+  (features/wfm/shared/route_scoping.feature, rule "route-scoping").
 
   @req:MID-09 @level:MUST @interpretation:Q-64
   Scenario: The same deviceId from two clients names two records

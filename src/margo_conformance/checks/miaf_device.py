@@ -272,6 +272,14 @@ def wfm_recognised_by_spiffe_id(observations: list[Any], url_host: str) -> Verdi
                       observed=[_label(o) for o in sent[:4]] or [_label(o) for o in observations[:4]] or "nothing")
 
 
+@judges
+def wfm_accepted(observations: list[Any], fixture: str) -> Verdict:
+    """A WFM SVID the device must accept (W-OK-DNS): it proceeds to HTTP."""
+    sent = http(observations)
+    return Verdict.of(bool(sent), f"HTTP requests to a WFM presenting {fixture}", expected="the capabilities report",
+                      observed=[_label(o) for o in sent[:3]] or [_label(o) for o in observations[:3]] or "nothing")
+
+
 @check("SVID-09")
 def no_out_of_band_fetch(sink_hits: list[Any]) -> Verdict:
     return Verdict.of(not sink_hits, "fetches of the AIA caIssuers URI", expected="none",

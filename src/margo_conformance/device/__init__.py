@@ -10,6 +10,8 @@
 - ``client.py``     DeviceClient: the reference flow with retries
 - ``simulated.py``  SimulatedDevice: the explicit API the WFM-role steps drive
 - ``cli.py``        ``margo-conformance device run``
+- ``capture.py``    httpx requests, responses and library errors as evidence (shared with the MIAF device)
+- ``miaf/``         the reference MIAF device (profile miaf-rc3)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Shared by the reference client and the simulated device, so both send the same s
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,3 +64,17 @@ def problem_of(response: CapturedResponse) -> Problem:
     title = body.get("title") if isinstance(body.get("title"), str) else (error if isinstance(error, str) else None)
     detail = body.get("detail", body.get("message"))
     return Problem(response.status, ptype, title, detail if isinstance(detail, str) else None)
+
+
+def retry_after_s(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)

@@ -20,7 +20,6 @@ import typer
 
 from ..errors import ConfigError, HarnessError, SutTimeout, SutUnreachable
 from ..evidence import Exchange
-from .client import DeviceClient, DeviceConfig, RetryPolicy, WfmRefused
 
 app = typer.Typer(help="The reference device client (WFM client of a Margo device).", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -163,6 +162,8 @@ def run(
     if state_dir is None:
         typer.echo("error: Missing option '--state-dir'", err=True)
         raise typer.Exit(2)
+    from .client import DeviceClient, DeviceConfig, RetryPolicy, WfmRefused
+
     try:
         config = DeviceConfig(
             wfm_url=wfm_url, state_dir=state_dir, ca_file=ca_file, bootstrap_ca_file=bootstrap_ca_file,

@@ -11,7 +11,6 @@ errors and timeouts are retried with backoff; an untrusted server certificate is
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from ..httpsig import MARGO_ALGORITHMS, default_algorithm, sign_request
 from ..pki import CertEncoding, IssuedCert, KeyType, PrivateKey, cached_key, generate_key, key_type_of
 from . import manifest as mf
 from .api import (CERTIFICATE_PATH, ONBOARDING_PATH, Problem, capabilities_path, certificate_value, onboarding_body,
-                  problem_of)
+                  problem_of, retry_after_s)
 from .bodies import json_bytes
 from .defects import Behaviour, behaviour_for
 from .identity import DeviceState, StateDir
@@ -62,20 +61,6 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         return min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
-
-
-def retry_after_s(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 from ..patterns import DEVICE_ID_RE as _DEVICE_ID  # noqa: E402  (CAP-10)

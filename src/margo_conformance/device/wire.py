@@ -14,13 +14,12 @@ import time
 from typing import Callable, Mapping
 
 import httpx
-from cryptography import x509
 
 from .. import __version__
 from ..errors import HarnessError, SutTimeout, SutUnreachable
 from ..evidence import CapturedRequest, CapturedResponse, Exchange, TlsFacts
 from ..httpsig.auth import SigningOptions, signature_fields
-from ..pki import describe_certificate
+from .capture import _capture, _root_cause, _tls_facts  # noqa: F401  (mtls.wire imports them from here)
 
 USER_AGENT = f"margo-conformance-device/{__version__}"
 
@@ -55,41 +54,6 @@ class WfmTimeout(SutTimeout):
 
 #: How the device signs: the shared options of ``httpsig.auth`` (one signing path for every request).
 Signer = SigningOptions
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    last = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        last = cur
-        cur = cur.__cause__ or cur.__context__
-    return last
-
-
-def _tls_facts(response: httpx.Response) -> TlsFacts | None:
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    if ssl_object is None:
-        return None
-    cipher = ssl_object.cipher()
-    chain: list[dict[str, object]] = []
-    der = ssl_object.getpeercert(True)  # the low-level object takes no keywords
-    if der:
-        chain.append(dict(describe_certificate(x509.load_der_x509_certificate(der))))
-    return TlsFacts(version=ssl_object.version(), cipher=cipher[0] if cipher else None,
-                    alpn=ssl_object.selected_alpn_protocol(), peer_chain=chain)
-
-
-def _capture(request: httpx.Request, body: bytes) -> CapturedRequest:
-    return CapturedRequest(
-        method=request.method,
-        url=str(request.url),
-        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
-        body=body,
-        target=request.url.raw_path.decode("ascii"),
-    )
 
 
 class Wire:

@@ -5,7 +5,19 @@ checks judge (``evidence.TlsRefusal``), never "unreachable". Silence (no connect
 stays ``SutUnreachable`` / ``SutTimeout``.
 """
 
-from .tls import ClientIdentity, ServerChainRecorder, client_context, refusal_of, tls_alert
-from .wire import MtlsWire
+from __future__ import annotations
 
-__all__ = ["ClientIdentity", "MtlsWire", "ServerChainRecorder", "client_context", "refusal_of", "tls_alert"]
+import importlib
+from typing import Any
+
+#: Loaded on first use: the reference MIAF device reads only ``tls`` (its chain recorder), not the wire.
+_EXPORTS = {"ClientIdentity": ".tls", "ServerChainRecorder": ".tls", "client_context": ".tls", "refusal_of": ".tls",
+            "tls_alert": ".tls", "MtlsWire": ".wire"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

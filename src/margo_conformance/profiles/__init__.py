@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -137,6 +137,24 @@ class RuleBinding:
     problem_type: str | None
     question: str | None
     note: str | None = None
+    #: True when ``status`` is the code the ``question`` prefers (the text states none): refusing at all is then
+    #: judged on the must axis and the code on the question's (interpretation) axis. False: the text states the
+    #: code, so a wrong code is a must failure, and the question only qualifies the rest.
+    status_by_question: bool = False
+    #: Named cases of the rule (one Examples row each): each narrows the rows and may name its own body, status
+    #: and problem type (``case``).
+    cases: Mapping[str, RuleBinding] = field(default_factory=dict)
+    #: The body a case sends, by name: resolved by the authenticator's body builder (steps), never here.
+    body: str | None = None
+
+    def case(self, name: str) -> RuleBinding:
+        """The binding of one case of the rule: its own rows, body, status and problem type where it names them,
+        the rule's otherwise."""
+        try:
+            return self.cases[name]
+        except KeyError:
+            raise KeyError(f"rule {self.rule} has no case {name!r}; known cases: {', '.join(self.cases) or 'none'}") \
+                from None
 
 
 @dataclass(frozen=True)
@@ -466,19 +484,60 @@ def _rules(where: str, raw: Any, rows: Any, problem_types: Mapping[str, ProblemT
     for name, body in raw.items():
         if not isinstance(body, Mapping):
             raise ConfigError(f"{where}: rule {name} must be a mapping")
-        unknown = set(body) - {"requirements", "status", "problem_type", "question", "note"}
+        unknown = set(body) - {"requirements", "status", "problem_type", "question", "note", "status_by_question",
+                               "cases"}
         if unknown:
             raise ConfigError(f"{where}: rule {name}: unknown keys {sorted(unknown)}")
         reqs = rows(f"rule {name}.requirements", body.get("requirements"))
         if not reqs:
             raise ConfigError(f"{where}: rule {name} binds no requirement")
-        ptype = body.get("problem_type")
-        if ptype is not None and ptype not in problem_types:
-            raise ConfigError(f"{where}: rule {name}: problem_type {ptype!r} is not in this profile's registry")
+        ptype = _rule_problem_type(where, f"rule {name}", body.get("problem_type"), problem_types)
         question = body.get("question")
         if question is not None and question not in questions:
             raise ConfigError(f"{where}: rule {name}: question {question!r} is not in the catalog")
-        out[str(name)] = RuleBinding(rule=str(name), requirements=reqs,
-                                     status=_status(where, f"rule {name}.status", body.get("status"), optional=True),
-                                     problem_type=ptype, question=question, note=body.get("note"))
+        by_question = body.get("status_by_question", False)
+        if not isinstance(by_question, bool) or (by_question and question is None):
+            raise ConfigError(f"{where}: rule {name}: status_by_question must be true or false, and true needs a "
+                              "question")
+        binding = RuleBinding(rule=str(name), requirements=reqs,
+                              status=_status(where, f"rule {name}.status", body.get("status"), optional=True),
+                              problem_type=ptype, question=question, note=body.get("note"),
+                              status_by_question=by_question)
+        cases = _rule_cases(where, binding, body.get("cases"), rows, problem_types)
+        out[str(name)] = replace(binding, cases=MappingProxyType(cases))
+    return out
+
+
+def _rule_problem_type(where: str, what: str, ptype: Any, problem_types: Mapping[str, ProblemType]) -> str | None:
+    if ptype is not None and ptype not in problem_types:
+        raise ConfigError(f"{where}: {what}: problem_type {ptype!r} is not in this profile's registry")
+    return ptype
+
+
+def _rule_cases(where: str, rule: RuleBinding, raw: Any, rows: Any,
+                problem_types: Mapping[str, ProblemType]) -> dict[str, RuleBinding]:
+    """``cases:`` of a rule: each case a subset of the rule's rows, with its own body, status or problem type."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: rule {rule.rule}.cases must map a case name to its binding")
+    out: dict[str, RuleBinding] = {}
+    for name, body in raw.items():
+        what = f"rule {rule.rule} case {name}"
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"{where}: {what} must be a mapping")
+        unknown = set(body) - {"requirements", "body", "status", "problem_type", "note"}
+        if unknown:
+            raise ConfigError(f"{where}: {what}: unknown keys {sorted(unknown)}")
+        reqs = rows(f"{what}.requirements", body["requirements"]) if "requirements" in body else rule.requirements
+        if not reqs or not set(reqs) <= set(rule.requirements):
+            raise ConfigError(f"{where}: {what}: requirements must be some of the rule's ({', '.join(rule.requirements)})")
+        text_body = body.get("body")
+        if text_body is not None and not isinstance(text_body, str):
+            raise ConfigError(f"{where}: {what}: body must be a name")
+        status = _status(where, f"{what}.status", body["status"], optional=True) if "status" in body else rule.status
+        ptype = (_rule_problem_type(where, what, body["problem_type"], problem_types) if "problem_type" in body
+                 else rule.problem_type)
+        out[str(name)] = replace(rule, requirements=reqs, status=status, problem_type=ptype, body=text_body,
+                                 note=body.get("note", rule.note))
     return out

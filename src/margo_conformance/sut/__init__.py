@@ -69,7 +69,8 @@ OPERATOR_PLACEHOLDERS = frozenset({"client_id", "cert_file", "fingerprint", "ca_
                                    # mutual-TLS profiles: the SPIFFE ID of a client, the bundle, the WFM's SVID
                                    "spiffe_id", "bundle_file", "svid_cert", "svid_key", "svid_chain"})
 #: Operator hooks of a WFM certified over mutual TLS with SVIDs (the harness is the MIS, Q-40).
-MTLS_OPERATOR_ACTIONS = ("trust_bundle", "add_client", "retire_client", "install_wfm_svid")
+MTLS_OPERATOR_ACTIONS = ("trust_bundle", "add_client", "retire_client", "install_wfm_svid", "maintenance_on",
+                         "maintenance_off")
 LAUNCH_PLACEHOLDERS = frozenset(
     {"wfm_url", "ca_file", "bootstrap_url", "bootstrap_ca_file", "state_dir", "host", "port", "harness"}
 )
@@ -131,6 +132,9 @@ class OperatorHooks:
     add_client: str | None = None
     retire_client: str | None = None
     install_wfm_svid: str | None = None
+    #: Put the WFM into maintenance and back (its MI requests then get 503 + Retry-After, MRTY-02).
+    maintenance_on: str | None = None
+    maintenance_off: str | None = None
     timeout_s: float = 30.0
 
     def has(self, action: str) -> bool:
@@ -152,6 +156,8 @@ class WfmTarget:
     svid_csr: Path | None = None
     #: The accepted-client policy the operator declares (Q-65): "allowlist", or "namespace" (whole client namespace).
     policy_mode: str = "allowlist"
+    #: The rate limit the operator declares: requests per second one client may make (MRTY-01 burst test).
+    rate_limit: int | None = None
 
     @property
     def ca_file(self) -> Path | None:
@@ -385,7 +391,7 @@ def _parse_mtls_wfm(section: _Section, base_dir: Path, *, ca_given: bool, mtls: 
     """The [wfm] keys of a mutual-TLS profile; under another profile they are an error naming the profile."""
     import re
 
-    keys = ("wfm_id", "trust_domain", "svid_csr", "policy_mode")
+    keys = ("wfm_id", "trust_domain", "svid_csr", "policy_mode", "rate_limit")
     if not mtls:
         given = [k for k in keys if k in section.data]
         if given:
@@ -409,7 +415,11 @@ def _parse_mtls_wfm(section: _Section, base_dir: Path, *, ca_given: bool, mtls: 
     policy_mode = section.get("policy_mode", str, "allowlist")
     if policy_mode not in ("allowlist", "namespace"):
         raise ConfigError(f"wfm.policy_mode: 'allowlist' or 'namespace' (Q-65), got {policy_mode!r}")
-    return {"wfm_id": wfm_id, "trust_domain": trust_domain, "svid_csr": csr_path, "policy_mode": policy_mode}
+    rate_limit = section.get("rate_limit", int)
+    if rate_limit is not None and (isinstance(rate_limit, bool) or rate_limit < 1):
+        raise ConfigError(f"wfm.rate_limit: a positive number of requests per second per client, got {rate_limit!r}")
+    return {"wfm_id": wfm_id, "trust_domain": trust_domain, "svid_csr": csr_path, "policy_mode": policy_mode,
+            "rate_limit": rate_limit}
 
 
 def _parse_identity(section: _Section | None, hooks: OperatorHooks, base_dir: Path) -> IdentitySource | None:

@@ -30,6 +30,9 @@ ON_POLICY = ("C-OK", "C-OK2")
 #: Fixtures defined by the harness's own intermediate I1 (left out, or expired): a vendor's signing CA that signs
 #: leaves directly has no intermediate, so they cannot be made and are NOT TESTED (Q-40).
 NEED_INTERMEDIATE = ("C-LEAFONLY", "C-IEXP", "C-AIA")
+#: The builtin WFM's declared rate limit (requests per second per client): far above what any scenario but the
+#: burst sends, so the limit shows only where the burst test looks for it (MRTY-01).
+BUILTIN_RATE_LIMIT = 100
 
 
 @dataclass
@@ -43,6 +46,8 @@ class MiafWfmUnderTest:
     operator: Operator
     timeout_s: float
     policy_mode: str = "allowlist"
+    #: Requests per second per client the operator declared (None: no burst test, MRTY-01 NOT TESTED).
+    rate_limit: int | None = None
     facts: dict[str, str] = field(default_factory=dict)
     #: Where the client SVIDs are written (a per-run temp dir; keys 0600, never in a report).
     identity_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="margo-svids-")))
@@ -130,16 +135,19 @@ def _start_builtin(sut: SutConfig) -> MiafWfmUnderTest:
     authority = SpiffeAuthority(TRUST_DOMAIN)
     bundle = authority.bundle_pem(rotation="R1")
     server = MiafWfmServer(svid=authority.wfm_svid(DEFAULT_WFM_ID), bundle_pem=bundle, trust_domain=TRUST_DOMAIN,
-                           wfm_id=DEFAULT_WFM_ID, defects=sut.defects, authority=authority).start()
+                           wfm_id=DEFAULT_WFM_ID, defects=sut.defects, authority=authority,
+                           rate_limit=BUILTIN_RATE_LIMIT).start()
     op = server.operator
     operator = CallableOperator({
         "add_client": lambda spiffe_id="", **_: str(op.add_client(spiffe_id)),
         "retire_client": lambda spiffe_id="", **_: str(op.retire_client(spiffe_id)),
         "trust_bundle": lambda bundle_file="", **_: str(op.set_trust_bundle(Path(bundle_file).read_bytes())),
+        "maintenance_on": lambda **_: str(op.set_maintenance(True)),
+        "maintenance_off": lambda **_: str(op.set_maintenance(False)),
     })
     target = MiafWfmUnderTest(base_url=server.base_url, trust_domain=TRUST_DOMAIN, wfm_id=DEFAULT_WFM_ID,
                               authority=authority, bundle_pem=bundle, operator=operator, timeout_s=10.0,
-                              _server=server)
+                              rate_limit=BUILTIN_RATE_LIMIT, _server=server)
     for fixture in ON_POLICY:
         identity = target.identity(fixture)
         assert identity is not None
@@ -159,7 +167,7 @@ def _from_vendor_ca(sut: SutConfig) -> MiafWfmUnderTest:
     target = MiafWfmUnderTest(base_url=sut.wfm.base_url, trust_domain=sut.wfm.trust_domain or "",
                               wfm_id=sut.wfm.wfm_id or "", authority=authority, bundle_pem=bundle,
                               operator=CommandOperator(sut.wfm.operator), timeout_s=sut.wfm.request_timeout_s,
-                              policy_mode=sut.wfm.policy_mode, harness_is_mis=False)
+                              policy_mode=sut.wfm.policy_mode, rate_limit=sut.wfm.rate_limit, harness_is_mis=False)
     _put_baseline_clients_on_policy(target)
     target.facts = {"wfm.base_url": target.base_url, "wfm.spiffe_id": target.wfm_spiffe_id,
                     "wfm.identity": "vendor signing CA ([identity]); Q-40: fixtures needing R2 or I1 are NOT TESTED"}
@@ -175,7 +183,8 @@ def _with_hooks(sut: SutConfig) -> MiafWfmUnderTest:
     target = MiafWfmUnderTest(base_url=sut.wfm.base_url, trust_domain=sut.wfm.trust_domain or "",
                               wfm_id=sut.wfm.wfm_id or "", authority=authority,
                               bundle_pem=authority.bundle_pem(rotation="R1"), operator=operator,
-                              timeout_s=sut.wfm.request_timeout_s, policy_mode=sut.wfm.policy_mode)
+                              timeout_s=sut.wfm.request_timeout_s, policy_mode=sut.wfm.policy_mode,
+                              rate_limit=sut.wfm.rate_limit)
     if sut.wfm.svid_csr is not None:
         svid = authority.wfm_svid_from_csr(sut.wfm.svid_csr.read_bytes(), target.wfm_id)
     else:

@@ -64,6 +64,8 @@ def serve(
                                          "(default wfm-h1 for a dev trust domain)."),
     policy_mode: str = typer.Option("allowlist", "--policy-mode", help="mtls-svid profiles: allowlist | namespace "
                                     "(Q-65)."),
+    rate_limit: int = typer.Option(0, "--rate-limit", help="mtls-svid profiles: requests per second one client may "
+                                   "make; the excess gets 429 + Retry-After (MRTY-01). 0: no limit."),
 ) -> None:
     """Run the reference WFM until interrupted."""
     from .. import DEFAULT_PROFILE
@@ -76,7 +78,8 @@ def serve(
     # The server is picked by the profile's authenticator kind, never by its name.
     if spoken.authenticator == "mtls-svid":
         _serve_mtls_svid(spoken.name, host=host, port=port, data_dir=data_dir, defect=defect, svid_cert=svid_cert,
-                         svid_key=svid_key, trust_bundle=trust_bundle, wfm_id=wfm_id, policy_mode=policy_mode)
+                         svid_key=svid_key, trust_bundle=trust_bundle, wfm_id=wfm_id, policy_mode=policy_mode,
+                         rate_limit=rate_limit)
         return
     if spoken.authenticator != "httpsig":
         raise _fail(f"profile {spoken.name}: no reference WFM for authenticator {spoken.authenticator!r}")
@@ -133,19 +136,21 @@ def _wait_for_signal() -> None:
 
 def _serve_mtls_svid(profile: str, *, host: str, port: int, data_dir: Path, defect: list[str],
                      svid_cert: Path | None, svid_key: Path | None, trust_bundle: Path | None, wfm_id: str | None,
-                     policy_mode: str) -> None:
+                     policy_mode: str, rate_limit: int = 0) -> None:
     """The reference WFM of an mtls-svid profile (wfm/miaf)."""
     from .miaf.serve import prepare
     from .miaf.server import MiafWfmServer
 
     if policy_mode not in ("allowlist", "namespace"):
         raise _fail(f"--policy-mode must be allowlist or namespace (Q-65), not {policy_mode!r}")
+    if rate_limit < 0:
+        raise _fail(f"--rate-limit must be 0 (none) or a positive number of requests per second, not {rate_limit}")
     try:
         setup = prepare(data_dir, svid_cert=svid_cert, svid_key=svid_key, trust_bundle=trust_bundle, wfm_id=wfm_id)
         server = MiafWfmServer(svid=setup.svid, bundle_pem=setup.bundle_pem, trust_domain=setup.trust_domain,
                                wfm_id=setup.wfm_id, data_dir=data_dir, host=host, port=port, defects=defect,
                                policy_mode=policy_mode, profile=profile,  # type: ignore[arg-type]
-                               authority=setup.authority)
+                               authority=setup.authority, rate_limit=rate_limit or None)
         if setup.dev_client is not None:
             server.operator.add_client(setup.dev_client)
         server.start()
@@ -153,6 +158,8 @@ def _serve_mtls_svid(profile: str, *, host: str, port: int, data_dir: Path, defe
         raise _fail(str(exc)) from None
     typer.echo(f"MIAF WFM ({profile}) listening on {server.base_url}")
     typer.echo(f"WFM SPIFFE ID:   {server.spiffe_id}")
+    if rate_limit:
+        typer.echo(f"rate limit:      {rate_limit} requests per second per client (429 beyond)")
     typer.echo(f"policy:          {policy_mode}; clients: "
                + (", ".join(c["spiffeId"] + f" ({c['state']})" for c in server.operator.clients()) or "none"))
     for what, path in setup.made.items():
@@ -180,30 +187,40 @@ def _miaf_operator(data_dir: Path):  # type: ignore[no-untyped-def]
         raise _fail(str(exc)) from None
 
 
-@app.command("add-client")
-def add_client(spiffe_id: str, data_dir: Path = _DATA_DIR) -> None:
-    """mtls-svid profiles: put a client SPIFFE ID on the accepted-client policy (or re-activate it)."""
+def _set_client(spiffe_id: str, data_dir: Path, state: str) -> None:
     operator = _miaf_operator(data_dir)
     try:
-        entry = operator.add_client(spiffe_id)
+        entry = operator.add_client(spiffe_id) if state == "active" else operator.retire_client(spiffe_id)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     finally:
         operator.store.close()
     typer.echo(f"{entry.spiffe_id} {entry.state}")
+
+
+@app.command("add-client")
+def add_client(spiffe_id: str, data_dir: Path = _DATA_DIR) -> None:
+    """mtls-svid profiles: put a client SPIFFE ID on the accepted-client policy (or re-activate it)."""
+    _set_client(spiffe_id, data_dir, "active")
 
 
 @app.command("retire-client")
 def retire_client(spiffe_id: str, data_dir: Path = _DATA_DIR) -> None:
     """mtls-svid profiles: retire a client; its next request gets 403 not-authorized (MID-12)."""
+    _set_client(spiffe_id, data_dir, "retired")
+
+
+@app.command("maintenance")
+def maintenance(state: str = typer.Argument(..., help="on | off"), data_dir: Path = _DATA_DIR) -> None:
+    """mtls-svid profiles: maintenance mode on or off; while on, every MI request gets 503 + Retry-After (MRTY-02)."""
+    if state not in ("on", "off"):
+        raise _fail(f"maintenance: 'on' or 'off', not {state!r}")
     operator = _miaf_operator(data_dir)
     try:
-        entry = operator.retire_client(spiffe_id)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+        operator.set_maintenance(state == "on")
     finally:
         operator.store.close()
-    typer.echo(f"{entry.spiffe_id} {entry.state}")
+    typer.echo(f"maintenance {state}")
 
 
 @app.command("trust-bundle")

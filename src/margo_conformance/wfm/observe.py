@@ -95,6 +95,8 @@ class Observation(Exchange):
         return data
 
     def summary(self) -> str:
+        if self.kind == "tls-handshake" and self.tls is not None:
+            return f"#{self.seq} tls-handshake: {self.tls.version}, ALPN {self.tls.alpn or 'none'}; {self.note}"
         if self.kind != "http":
             return f"#{self.seq} {self.kind}: {self.error or (self.tls.error if self.tls else '')}"
         status = "no response" if self.response is None else str(self.response.status)

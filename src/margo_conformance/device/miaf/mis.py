@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from ... import __version__
 from ...errors import ConfigError
 from ...mtls.tls import ServerChainRecorder
-from ..wire import _root_cause
+from ..capture import _root_cause
 from .tls import on_new_connection
 
 USER_AGENT = f"margo-conformance-miaf-device/{__version__}"

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ...evidence import CapturedResponse
-from ..client import retry_after_s
+from ..api import retry_after_s
 from .defects import Behaviour
 
 TRANSIENT = frozenset({429, 500, 502, 503, 504})

@@ -18,7 +18,7 @@ import httpx
 
 from ... import __version__
 from ...evidence import CapturedResponse, Exchange, TlsFacts
-from ..wire import _capture, _root_cause, _tls_facts
+from ..capture import _capture, _root_cause, _tls_facts
 from .anchors import Anchors
 from .capabilities import Report
 from .defects import Behaviour

@@ -12,7 +12,9 @@ Order of the checks for one request (each names itself in ``X-Margo-Check`` and 
 2. ``route``: the profile's routes (``capabilities.put`` / ``capabilities.delete``); another method on that path
    is 405 with ``Allow``, any other path 404, both ``about:blank`` (MERR-05).
 3. ``policy``: allow-list (or namespace mode, Q-65), read on every request: not listed or retired → 403
-   ``not-authorized`` (MID-11, MID-12, Q-41 b).
+   ``not-authorized`` (MID-11, MID-12, Q-41 b). Then the transient states: ``maintenance`` (the operator's
+   maintenance mode, 503) and ``rate-limit`` (more requests from this client in the last second than the declared
+   limit, 429), both ``about:blank`` with ``Retry-After`` and ``retryable: true``, ``exponential`` (MRTY-01/02).
 4. ``device-id``: the deviceId (raw '/' routes; ``%2F`` is decoded, Q-47) must match the DeviceId pattern
    (MCAP-04) → else 400 ``invalid-request``.
 5. PUT: ``body`` (empty or not JSON → 400 ``invalid-request``), ``schema`` (422 ``semantic-error`` with ``errors[]``),
@@ -26,6 +28,7 @@ The caller is the SPIFFE ID of the certificate only (MID-07); headers, query and
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import re
@@ -108,6 +111,7 @@ class MiafApp:
         self._put = profile.route("capabilities.put")
         self._delete = profile.route("capabilities.delete")
         self._judge = ManifestJudge(profile=profile.schema_set)
+        self._rate = _RateWindow()
 
     # ------------------------------------------------------------------ identity
     def caller_of(self, conn: ConnectionInfo | None) -> Caller:
@@ -185,7 +189,7 @@ class MiafApp:
         if D.CALLER_FROM_REQUEST in self.defects:
             caller = self._caller_from_request(ex, query, body) or caller
         ex.caller = caller
-        denial = self._policy(caller)
+        denial = self._policy(caller) or self._transient(caller)
         if denial is not None:
             return self._problem(denial, ex)
         fault = self.faults.take("capabilities") if self.faults is not None else None
@@ -214,6 +218,15 @@ class MiafApp:
         if state is None and self.store.policy_mode() == "allowlist" and D.UNLISTED_CLIENT_ACCEPTED not in self.defects:
             return Problem(403, "not-authorized", "this client is not on the WFM's accepted-client policy",
                            "policy:not-listed")
+        return None
+
+    def _transient(self, caller: str) -> Problem | None:
+        """MRTY-02: maintenance mode answers 503; MRTY-01: a client over the declared rate limit gets 429."""
+        if self.store.maintenance():
+            return Problem(503, None, "the WFM is in maintenance; retry later", "maintenance")
+        limit = self.store.rate_limit()
+        if limit is not None and not self._rate.admit(caller, limit):
+            return Problem(429, None, f"more than {limit} requests in one second from this client", "rate-limit")
         return None
 
     def _put_capabilities(self, ex: Exchange, owner: str, device_id: str,
@@ -308,8 +321,10 @@ class MiafApp:
         rule = self.profile.retry_rule(problem.status)
         retryable = rule.retryable if rule is not None else False
         backoff = rule.backoff if rule is not None else "none"
-        if D.RETRYABLE_4XX in self.defects and 400 <= problem.status < 500:
+        if D.RETRYABLE_4XX in self.defects and 400 <= problem.status < 500 and problem.status != 429:
             retryable, backoff = True, "exponential"
+        if D.RATE_LIMIT_NOT_RETRYABLE in self.defects and problem.status == 429:
+            retryable, backoff = False, "none"
         doc: dict[str, Any] = {"type": type_uri, "title": title, "status": problem.status, "detail": problem.detail,
                                "instance": ex.target.split("?", 1)[0], "retryable": retryable,
                                "backoffStrategy": backoff}
@@ -318,7 +333,9 @@ class MiafApp:
             doc["errors"] = [dict(e) for e in problem.errors]
         if rule is not None and rule.retry_after in ("must", "should") and \
                 not any(k == "retry-after" for k, _ in problem.headers):
-            headers.append(("retry-after", "1"))
+            if not (D.MAINTENANCE_WITHOUT_RETRY_AFTER in self.defects and problem.status == 503):
+                headers.append(("retry-after", "1"))
+            doc["retryAfterSeconds"] = 1
         if D.PLAIN_TEXT_ERRORS in self.defects and problem.status in (404, 405):
             text = f"{problem.status} {HTTPStatus(problem.status).phrase}: {problem.detail}\n"
             return problem.status, [("content-type", "text/plain; charset=utf-8"), *headers], text.encode()
@@ -336,6 +353,23 @@ class MiafApp:
                 self.observer(ex)
             except Exception:
                 log.exception("observer failed")
+
+
+class _RateWindow:
+    """Requests per caller in the last second (a sliding window): what a declared rate limit counts."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def admit(self, caller: str, limit: int) -> bool:
+        now = time.monotonic()
+        seen = self._seen.setdefault(caller, collections.deque())
+        while seen and now - seen[0] >= 1.0:
+            seen.popleft()
+        if len(seen) >= limit:
+            return False
+        seen.append(now)
+        return True
 
 
 class _Drop(Exception):

@@ -47,6 +47,8 @@ TLS11_ACCEPTED = "miaf-tls11-accepted"
 LEAF_WITHOUT_INTERMEDIATE = "miaf-leaf-without-intermediate"
 SERVER_SVID_WRONG_WFM_ID = "miaf-server-svid-wrong-wfm-id"
 RSA2048_ACCEPTED = "miaf-rsa2048-accepted"
+MAINTENANCE_WITHOUT_RETRY_AFTER = "miaf-maintenance-without-retry-after"
+RATE_LIMIT_NOT_RETRYABLE = "miaf-rate-limit-not-retryable"
 
 
 def _d(name: str, requirement: str, description: str, *, related: tuple[str, ...] = (),
@@ -110,6 +112,11 @@ DEFECTS: tuple[Defect, ...] = (
     _d(RSA2048_ACCEPTED, "SVID-15",
        "accepts an RSA-2048 client SVID (Q-57: a verifier should refuse keys below the permitted 3072 bits)",
        strict_only=True),
+    _d(MAINTENANCE_WITHOUT_RETRY_AFTER, "MRTY-02",
+       "answers 503 in maintenance mode without a Retry-After header (the problem body still says retryable)"),
+    _d(RATE_LIMIT_NOT_RETRYABLE, "MRTY-01",
+       "answers a client over its rate limit with 429 and Retry-After, but marks the problem retryable: false with "
+       "backoffStrategy none"),
 )
 
 DEFECT_NAMES: frozenset[str] = frozenset(d.name for d in DEFECTS)

@@ -95,6 +95,14 @@ class MiafOperator:
     def set_policy_mode(self, mode: str) -> None:
         self.store.set_policy_mode(mode)
 
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance mode: every MI request of an accepted client gets 503 with Retry-After (MRTY-02)."""
+        self.store.set_maintenance(on)
+
+    def set_rate_limit(self, per_second: int | None) -> None:
+        """At most ``per_second`` requests per client in any one second; the excess gets 429 (MRTY-01)."""
+        self.store.set_rate_limit(per_second)
+
     def clients(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.store.policy()]
 
@@ -154,7 +162,7 @@ class MiafWfmServer:
                  defects: Iterable[str] = (), policy_mode: Literal["allowlist", "namespace"] = "allowlist",
                  tls_versions: Collection[str] = DEFAULT_TLS_VERSIONS, profile: str = DEFAULT_PROFILE_NAME,
                  authority: SpiffeAuthority | None = None,
-                 observer: Callable[[Exchange], None] | None = None) -> None:
+                 observer: Callable[[Exchange], None] | None = None, rate_limit: int | None = None) -> None:
         self.profile = load_profile(profile)
         if self.profile.authenticator != "mtls-svid":
             raise ConfigError(f"profile {profile} authenticates by {self.profile.authenticator!r}; "
@@ -176,6 +184,8 @@ class MiafWfmServer:
         self.store.set_policy_mode(policy_mode)
         self.store.set_identity(trust_domain, wfm_id)
         self.store.set_trust_bundle(bundle_pem)  # the bundle the server starts with is the truth until replaced
+        self.store.set_rate_limit(rate_limit)
+        self.store.set_maintenance(False)
         self.operator = MiafOperator(self.store, trust_domain=trust_domain, wfm_id=wfm_id)
         #: Injected behaviour for device-role runs (503 + Retry-After, canned answers, delays, drops): issue 20.
         self.faults = FaultPlan()

@@ -12,7 +12,8 @@ Tables (``schema_version`` 1):
   every request, so a retirement applies to the next request even on a kept-alive connection (MTLS-08, Q-61).
 - ``capabilities(caller, device_id, document, created_at, updated_at)``, PK (caller, device_id): per-caller
   scoping (MID-08, MID-09); a PUT replaces the whole document (MCAP-05).
-- ``meta``: ``trust_domain`` and ``wfm_id`` of the server, ``policy_mode`` (allowlist | namespace, Q-65), ``trust_bundle`` (PEM anchors) and its ``bundle_version``.
+- ``meta``: ``trust_domain`` and ``wfm_id`` of the server, ``policy_mode`` (allowlist | namespace, Q-65), ``trust_bundle`` (PEM anchors) and its ``bundle_version``,
+  ``maintenance`` (on | off) and ``rate_limit`` (requests per second per client, 0 = none): MRTY-01/02.
 - ``audit(ts, method, path, status, check_name, caller, remote, note)``.
 """
 
@@ -115,6 +116,22 @@ class MiafStore:
     def set_identity(self, trust_domain: str, wfm_id: str) -> None:
         self._set_meta("trust_domain", trust_domain)
         self._set_meta("wfm_id", wfm_id)
+
+    # ------------------------------------------------------------------ transient states (MRTY-01/02)
+    def maintenance(self) -> bool:
+        """Whether the operator has put the WFM into maintenance (every MI request: 503 + Retry-After)."""
+        return self._meta("maintenance") == "on"
+
+    def set_maintenance(self, on: bool) -> None:
+        self._set_meta("maintenance", "on" if on else "off")
+
+    def rate_limit(self) -> int | None:
+        """Requests per second one client may make (None: unlimited); the excess gets 429 + Retry-After."""
+        value = self._meta("rate_limit")
+        return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+    def set_rate_limit(self, per_second: int | None) -> None:
+        self._set_meta("rate_limit", str(per_second or 0))
 
     # ------------------------------------------------------------------ policy
     def policy_mode(self) -> PolicyMode:
