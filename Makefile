@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 WORKERS ?= 2
 DEMO    := reports/demo
 # The demo certifies the reference WFM under both profiles and the reference device.
-DEMO_RUNS := $(DEMO)/wfm $(DEMO)/wfm-miaf-rc3 $(DEMO)/device
+DEMO_RUNS := $(DEMO)/wfm $(DEMO)/wfm-miaf-rc3 $(DEMO)/device $(DEMO)/device-miaf-rc3
 # `make report RUN=reports/<dir>`: which run to render (default: the demo runs).
 RUN     ?=
 
@@ -41,12 +41,14 @@ wheel: setup
 	$(PY) -m pip wheel --no-deps --no-build-isolation -q -w dist .
 	@ls -l dist/*.whl
 
-# Certify both built-in references (the harness plays the device, then the WFM) and build the reports.
+# Certify both built-in references under both profiles (the harness plays the device, then the WFM) and build the
+# reports.
 demo: setup setup-node
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(MC) run --role wfm --sut builtin --output $(DEMO)/wfm
 	$(MC) run --role wfm --sut builtin --profile miaf-rc3 --output $(DEMO)/wfm-miaf-rc3
 	$(MC) run --role device --sut builtin --output $(DEMO)/device
+	$(MC) run --role device --sut builtin --profile miaf-rc3 --output $(DEMO)/device-miaf-rc3
 	for d in $(DEMO_RUNS); do $(MC) report $$d || exit $$?; done
 	@echo
 	@echo "Conformance summaries: $(foreach d,$(DEMO_RUNS),$(d)/summary.md)"
