@@ -8,6 +8,9 @@ MIS variants and the plan of ``miaf_recordings.py``); the When step takes the re
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from pytest_bdd import parsers, then, when
 
@@ -142,6 +145,11 @@ def _(scenario: DeviceScenario) -> None:
     scenario.setup.append(lambda slot: _plan(slot, stages=[stage], done=mr.after_report_since("labels")))
 
 
+#: The device's first SVID in the renewal scenario expires this many seconds after it is minted, so the run sees
+#: whether a connection authenticated with it is kept in use past its expiry (MTLS-08, recorded).
+OLD_SVID_LIFETIME_S = 8.0
+
+
 @setup_step("the harness renews the device's SVID after its first accepted report")
 def _(scenario: DeviceScenario) -> None:
     target = scenario.device.target
@@ -154,12 +162,17 @@ def _(scenario: DeviceScenario) -> None:
         if target.svid_rotation == "hook":
             p.hook("rotate_svid", target.rotate_svid)
 
-    def renewed_connection(p: mr.Progress) -> bool:
+    def renewed_connection_and_old_expired(p: mr.Progress) -> bool:
         new = p.slot.issued_leaves[-1]
-        return any(checks.leaf_der(o) == new for o in checks.handshakes(p.wfm()) if o.started_at >= p.since("svid"))
+        renewed = any(checks.leaf_der(o) == new for o in checks.handshakes(p.wfm()) if o.started_at >= p.since("svid"))
+        return renewed and time.time() > checks.not_after(p.slot.issued_leaves[0]) + 0.5
+
+    def plan(slot: Any) -> None:
+        slot.setup.device_svid_lifetime_s = OLD_SVID_LIFETIME_S
+        _plan(slot, stages=[stage], done=renewed_connection_and_old_expired, window_s=OLD_SVID_LIFETIME_S + 4.0)
 
     stage = mr.Stage("svid", mr.after_first_report, rotate)
-    scenario.setup.append(lambda slot: _plan(slot, stages=[stage], done=renewed_connection, window_s=4.0))
+    scenario.setup.append(plan)
 
 
 def _bundle_over_https(scenario: DeviceScenario, *, discovery: bool = False) -> None:
@@ -583,3 +596,7 @@ def _(scenario: DeviceScenario, judge: Judge) -> None:
                                      if h.connection_id == o.connection_id), o)) == rec.issued_leaves[0]]
     judge.note("requests after the renewal on a connection authenticated with the old SVID",
                [f"#{o.seq} {o.request.method} {o.request.target}" for o in old] or "none", requirements=["MTLS-08"])
+    expired_at = checks.not_after(rec.issued_leaves[0])
+    judge.note(f"requests on a connection authenticated with the old SVID after it expired ({OLD_SVID_LIFETIME_S:g} s "
+               "lifetime)", [f"#{o.seq} {o.request.method} {o.request.target}" for o in old if o.started_at > expired_at]
+               or "none", requirements=["MTLS-08"])

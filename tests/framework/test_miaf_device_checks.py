@@ -286,3 +286,13 @@ def test_new_svid_on_next_connection() -> None:
     assert verdict.passed
     stale = c.new_svid_on_next_connection([hs(b"old", at=t - 1)], t, b"new")
     assert not stale.passed and stale.advisory
+
+
+def test_not_after_reads_the_leafs_expiry() -> None:
+    from datetime import timedelta
+
+    from margo_conformance.pki.spiffe import SpiffeAuthority
+
+    svid = SpiffeAuthority().client_svid("dut1", lifetime=timedelta(seconds=8))
+    assert c.not_after(svid.cert_der()) == svid.cert.not_valid_after_utc.timestamp()
+    assert svid.cert.not_valid_after_utc - svid.cert.not_valid_before_utc < timedelta(minutes=6)

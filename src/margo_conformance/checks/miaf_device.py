@@ -611,6 +611,11 @@ def not_reported_after(observations: list[Any], since: float, what: str) -> Verd
 # --- SVID rotation ------------------------------------------------------------------------------------------------
 
 
+def not_after(leaf_der: bytes) -> float:
+    """When a leaf (DER) stops being valid, as a POSIX time."""
+    return x509.load_der_x509_certificate(leaf_der).not_valid_after_utc.timestamp()
+
+
 @check("MTLS-08")
 def new_svid_on_next_connection(observations: list[Any], rotated_at: float, new_leaf: bytes) -> Verdict:
     """SHOULD: after its SVID was renewed, the device's next connection presents the new one."""

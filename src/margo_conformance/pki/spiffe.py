@@ -551,13 +551,16 @@ class SpiffeAuthority:
         spec = _LeafSpec((wfm_spiffe_id(self.trust_domain, wfm_id),), label=f"wfm {wfm_id}")
         return self._mint(spec, public_key=public)
 
-    def client_svid(self, client_id: str, *, wfm_id: str = DEFAULT_WFM_ID, key_type=KeyType.P256) -> Svid:
-        """A clean client SVID ``.../margo/wfm/<wfm-id>/client/<client-id>``."""
+    def client_svid(self, client_id: str, *, wfm_id: str = DEFAULT_WFM_ID, key_type=KeyType.P256,
+                    lifetime: timedelta | None = None) -> Svid:
+        """A clean client SVID ``.../margo/wfm/<wfm-id>/client/<client-id>``; ``lifetime`` shortens its validity
+        (from now) for a renewal whose old SVID must expire within a run (MTLS-08)."""
         _check_segment(wfm_id, "wfm-id")
         _check_segment(client_id, "client id")
+        validity = None if lifetime is None else (_now() - _SVID_BACKDATE, _now() + lifetime)
         return self._mint(
             _LeafSpec((client_spiffe_id(self.trust_domain, wfm_id, client_id),),
-                      key_type=KeyType.coerce(key_type), label=f"client {client_id}")
+                      key_type=KeyType.coerce(key_type), validity=validity, label=f"client {client_id}")
         )
 
     # ----- fixtures ----------------------------------------------------------------------------------------------

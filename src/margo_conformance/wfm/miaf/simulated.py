@@ -20,6 +20,7 @@ The MIS origin's requests are in ``bundle_service.observations``; the sink's fet
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 import json
 import os
 import shutil
@@ -77,6 +78,8 @@ class MiafSetup:
     stages: list[Any] = field(default_factory=list)
     done: Any = None
     window_s: float = 6.0
+    #: Seconds the device's first SVID stays valid (None: the usual 24 h); the renewal scenario lets it expire.
+    device_svid_lifetime_s: float | None = None
 
 
 @dataclass
@@ -157,7 +160,9 @@ class SimulatedMiafWfm:
             self.reset()
         assert self._recording_dir is not None
         d = self._recording_dir
-        self.device_svid = self.authority.client_svid(self.device_id, wfm_id=self.wfm_id)
+        lifetime = self.setup.device_svid_lifetime_s
+        self.device_svid = self.authority.client_svid(
+            self.device_id, wfm_id=self.wfm_id, lifetime=None if lifetime is None else timedelta(seconds=lifetime))
         self.issued_leaves.append(self.device_svid.cert_der())
         svid_files = self.device_svid.write(d, "svid")
         rotation: Any = self.setup.rotation
