@@ -52,6 +52,9 @@ class DeviceScenario:
     variant: str = "out-of-band"
     setup: list[Setup] = field(default_factory=list)
     retry_after_s: float | None = None
+    #: How long the recording lasts at least, whatever the device does (a Retry-After it must wait out, an SVID
+    #: that must expire, an observation window): the scheduler starts the longest first (recordings.expected_wait_s).
+    min_duration_s: float = 0.0
     recording: DeviceRecording | None = None
 
     @property

@@ -119,6 +119,7 @@ def _(scenario: DeviceScenario) -> None:
                                    route="capabilities")
     scenario.setup.append(lambda slot: slot.setup.faults.append(fault))
     scenario.setup.append(lambda slot: _plan(slot, done=mr.quiet_after(422, RESEND_WINDOW_S), window_s=8.0))
+    _lasts(scenario, RESEND_WINDOW_S)
 
 
 def _plan(slot: SimulatedMiafWfm, *, stages: list[mr.Stage] | None = None, done=None, window_s: float = 6.0) -> None:
@@ -126,6 +127,11 @@ def _plan(slot: SimulatedMiafWfm, *, stages: list[mr.Stage] | None = None, done=
     if done is not None:
         slot.setup.done = done
     slot.setup.window_s = window_s
+
+
+def _lasts(scenario: DeviceScenario, seconds: float) -> None:
+    """The recording lasts at least ``seconds`` whatever the device does: the scheduler starts it early."""
+    scenario.min_duration_s = max(scenario.min_duration_s, seconds)
 
 
 def _capability_change_supported(scenario: DeviceScenario) -> None:
@@ -173,6 +179,7 @@ def _(scenario: DeviceScenario) -> None:
 
     stage = mr.Stage("svid", mr.after_first_report, rotate)
     scenario.setup.append(plan)
+    _lasts(scenario, OLD_SVID_LIFETIME_S)
 
 
 def _bundle_over_https(scenario: DeviceScenario, *, discovery: bool = False) -> None:
@@ -220,8 +227,14 @@ def _(scenario: DeviceScenario, what: str) -> None:
     scenario.setup.append(_fail_closed)
 
 
-def _refreshing(slot: SimulatedMiafWfm) -> None:
-    slot.setup.refresh_hint = 1
+#: The refresh hint the MIS gives in the bundle scenarios (seconds; the digest's example says 60).
+REFRESH_HINT_S = 1
+
+
+def _refreshing(scenario: DeviceScenario, refreshes: int) -> None:
+    """The MIS hints a refresh every REFRESH_HINT_S, and the scenario waits for ``refreshes`` of them."""
+    scenario.setup.append(lambda slot: setattr(slot.setup, "refresh_hint", REFRESH_HINT_S))
+    _lasts(scenario, refreshes * REFRESH_HINT_S)
 
 
 @setup_step(parsers.parse("after the first accepted report the MIS serves a bundle with {what}"))
@@ -231,13 +244,13 @@ def _(scenario: DeviceScenario, what: str) -> None:
     make = _NO_ANCHORS[what]
     stages = [mr.Stage("empty-bundle", mr.after_first_report, lambda p: p.slot.bundle_service.set_bundle(make(p.slot))),
               mr.Stage("labels", mr.after_refresh("empty-bundle"), mr.change_labels())]
-    scenario.setup.append(_refreshing)
+    _refreshing(scenario, 1)
     scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=mr.after_report_since("labels")))
 
 
 def _serve(rotation: str, fixture: str):
     def act(p: mr.Progress) -> None:
-        p.slot.bundle_service.set_bundle(p.slot.authority.spiffe_bundle(rotation=rotation, refresh_hint=1))  # type: ignore[arg-type]
+        p.slot.bundle_service.set_bundle(p.slot.authority.spiffe_bundle(rotation=rotation, refresh_hint=REFRESH_HINT_S))  # type: ignore[arg-type]
         p.slot.present(fixture)
     return act
 
@@ -252,7 +265,7 @@ def _(scenario: DeviceScenario) -> None:
               mr.Stage("labels", mr.after_refresh("R1+R2"), mr.change_labels()),
               mr.Stage("R2", mr.after_report_since("labels"), _serve("R2", "W-OK")),
               mr.Stage("labels-2", mr.after_refresh("R2"), mr.change_labels(second))]
-    scenario.setup.append(_refreshing)
+    _refreshing(scenario, 2)
     scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=_request_or_quiet_since("labels-2"),
                                              window_s=5.0))
 
@@ -281,7 +294,7 @@ def _(scenario: DeviceScenario) -> None:
     stages = [mr.Stage("404", lambda p: second_fetch(p) and mr.after_first_report(p),
                        lambda p: p.slot.bundle_service.missing.add("bundle")),
               mr.Stage("labels", not_found, mr.change_labels())]
-    scenario.setup.append(_refreshing)
+    _refreshing(scenario, 2)
     scenario.setup.append(lambda slot: _plan(slot, stages=stages, done=mr.after_report_since("labels")))
 
 

@@ -154,8 +154,9 @@ def _rendered(item: pytest.Item, template: Any) -> Any:
 
 
 def expected_wait_s(scenario: DeviceScenario) -> float:
-    """How long the scenario's setup makes the device wait at least (a Retry-After it must honour)."""
-    return scenario.retry_after_s or 0.0
+    """How long the scenario's setup makes the recording last at least (a Retry-After the device must honour, a
+    window the harness must watch)."""
+    return max(scenario.retry_after_s or 0.0, scenario.min_duration_s)
 
 
 def schedule_all(items: list[pytest.Item], observatory: Any, device: Any, template_of: Callable[[pytest.Item], Any],

@@ -9,7 +9,7 @@
 - ``wire.py``       build, sign (core ``sign_request``), send, record an Exchange; errors translated once
 - ``client.py``     DeviceClient: the reference flow with retries
 - ``simulated.py``  SimulatedDevice: the explicit API the WFM-role steps drive
-- ``cli.py``        ``margo-conformance device run``
+- ``program.py``    ``margo-conformance device run`` (argparse; ``cli.py`` is its typer entry)
 - ``capture.py``    httpx requests, responses and library errors as evidence (shared with the MIAF device)
 - ``miaf/``         the reference MIAF device (profile miaf-rc3)
 """

@@ -139,7 +139,7 @@ def _load_ca_file(path: Path) -> x509.Certificate:
 
 #: How long the builtin WFM holds an onboarding request of an unknown issuer for the operator (ONB-10):
 #: long enough for the harness to decide in-process, short enough that "untrusted issuer" answers quickly.
-BUILTIN_APPROVAL_HOLD_S = 2.0
+BUILTIN_APPROVAL_HOLD_S = 0.5
 
 
 def _start_builtin(sut: SutConfig, device_ca: TestCA) -> WfmUnderTest:

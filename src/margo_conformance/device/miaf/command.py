@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-
-import typer
 
 from ...errors import ConfigError
 from ...profiles import Profile
@@ -50,6 +49,10 @@ class MiafOptions:
     timeout: float = 10.0
     state_dir: Path | None = None
     defects: list[str] = field(default_factory=list)
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def _children(value: str | None) -> int:
@@ -89,11 +92,11 @@ def run_miaf(profile: Profile, opts: MiafOptions, *, evidence: Path | None = Non
             previous = _on_sigterm(stop)
         code = _run(device, opts.watch)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}", err=True)
         code = 2
     except Exception as exc:  # never a traceback: our bug, named in one line (details in the debug log)
         log.debug("unexpected failure", exc_info=exc)
-        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        _say(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
         code = 3
     finally:
         if previous is not None:
@@ -101,7 +104,7 @@ def run_miaf(profile: Profile, opts: MiafOptions, *, evidence: Path | None = Non
         if device is not None:
             device.close()
             if evidence is not None:
-                from ..cli import _write_evidence
+                from ..program import _write_evidence
 
                 _write_evidence(evidence, device.exchanges)
     return code
@@ -121,18 +124,18 @@ def _run(device: MiafDevice, watch: bool) -> int:
     try:
         try:
             reported = device.start()
-            typer.echo(f"ok: capabilities reported for {', '.join(reported)} to {device.svid.expected_wfm_id}")
+            _say(f"ok: capabilities reported for {', '.join(reported)} to {device.svid.expected_wfm_id}")
         except ReportFailed as exc:
             if not watch:
-                typer.echo(f"{'refused' if exc.final else 'unreachable'}: {exc}", err=True)
+                _say(f"{'refused' if exc.final else 'unreachable'}: {exc}", err=True)
                 return 1 if exc.final else 3
             log.warning("%s: %s (still watching)", "refused" if exc.final else "unreachable", exc)
         if watch:
             device.watch()
         return 0
     except WfmIdentityRefused as exc:
-        typer.echo(f"refused the WFM: {exc}", err=True)
+        _say(f"refused the WFM: {exc}", err=True)
         return 3
     except BundleUnusable as exc:
-        typer.echo(f"no usable trust bundle: {exc}", err=True)
+        _say(f"no usable trust bundle: {exc}", err=True)
         return 3
