@@ -59,8 +59,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     wheel = next((root / "dist").glob("margo_conformance-*.whl"))
     venv = root / "venv"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True,
+    # A venv without its own pip, filled by this pip (``--python``): the same resolution from the same index, without
+    # ensurepip and without byte-compiling every dependency (the first run compiles what it imports): 24 s -> 6 s.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                              "--no-compile", "--disable-pip-version-check", str(wheel)], capture_output=True,
                              text=True, timeout=600, env=_env())
     assert install.returncode == 0, install.stderr[-3000:]
     return Installed(wheel, venv, time.monotonic() - started)

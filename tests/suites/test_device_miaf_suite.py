@@ -2,7 +2,8 @@
 defects is caught on its own requirement.
 
 Each run is ``margo-conformance run --role device --sut builtin --profile miaf-rc3`` in a subprocess, as a user
-would, with two recordings side by side (--jobs 2). To keep CI lean the kill matrix runs each defect over the
+would, with three recordings side by side (--jobs 3: most MIAF recordings wait out a Retry-After, a backoff, a
+bundle refresh or an SVID's expiry rather than compute). To keep CI lean the kill matrix runs each defect over the
 shared nominal recording (every scenario tagged @recording:nominal: one launch) plus the scenarios of its own
 requirement(s), not over the whole suite: a stray failure is looked for where the defect can show, the nominal run
 and its own rows. The clean device runs the whole suite once.
@@ -22,7 +23,7 @@ from .killmatrix import SuiteRun, run_suite
 
 PROFILE = "miaf-rc3"
 MIAF_DEVICE_DEFECTS = of_profile(defects_for("device"), PROFILE)
-BASE = ("--profile", PROFILE, "--jobs", "2")
+BASE = ("--profile", PROFILE, "--jobs", "3")
 #: Scenarios of the nominal recording and of no other launch: where a defect of the nominal run shows.
 NOMINAL = "recording"
 
@@ -126,7 +127,7 @@ def test_the_builtin_device_given_its_bundle_as_a_file_through_a_sut_file(tmp_pa
         timeout_s = 30
         """))
     run = run_suite("device", tmp_path / "out", sut=str(sut),
-                    extra=("--jobs", "2", "--tags", "recording or req_MCAP_02 or req_MTLS_08 or req_MTB_01"))
+                    extra=("--jobs", "3", "--tags", "recording or req_MCAP_02 or req_MTLS_08 or req_MTB_01"))
     assert run.exit_code == 0, run.log
     by_name = {s["name"]: s for s in run.summary["scenarios"]}
     mtb01 = by_name["The device does not trust an MIS origin its initial trust does not cover"]
