@@ -96,6 +96,14 @@ def test_defects_are_listed_per_profile() -> None:
     assert any(d["name"] == "sig-any-key" and d["profile"] == "httpsig-2026h1" for d in every)
 
 
+def test_the_listing_marks_the_strict_only_defects() -> None:
+    """A strict-only defect passes a default run (its deviation named): the listing says so, so nobody expects a FAIL."""
+    for role, strict, must in (("wfm", "tls12-accepted", "sig-any-key"), ("device", "tls12-allowed", "tls-no-verify")):
+        lines = runner.invoke(cli_app, ["defects", "--role", role, "--profile", "httpsig-2026h1"]).stdout.splitlines()
+        by_name = {line.split()[0]: line for line in lines}
+        assert by_name[strict].endswith(" [strict only]") and not by_name[must].endswith("]"), lines
+
+
 def test_every_profile_has_a_suite_for_both_roles() -> None:
     """Issue 20 gave the device role its miaf-rc3 suite (features/device/miaf/): no shipped profile is left without
     scenarios for a role any more, so the NO SCENARIOS end (exit 2, never PASS) has no natural trigger here; the

@@ -35,7 +35,7 @@ def _tags(*requirements: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
-    return run_suite("device", tmp_path_factory.mktemp("device-miaf-clean"), extra=BASE)
+    return run_suite("device", tmp_path_factory.mktemp("device-miaf-clean"), extra=BASE, cold=True)
 
 
 def test_reference_miaf_device_passes_every_scenario(clean_run: SuiteRun) -> None:

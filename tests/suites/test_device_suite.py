@@ -21,12 +21,9 @@ from .killmatrix import assert_default_run_names_the_deviation, run_suite
 
 DEVICE_DEFECTS = of_profile(defects_for("device"), "httpsig-2026h1")  # the MIAF ones: test_device_miaf_suite.py
 
-#: Defects that break only our reading of an open question (interpretation axis) or a SHOULD (advisory axis),
-#: so a default run passes with the deviation named and only --strict fails: accepting TLS 1.2 (Q-08),
-#: ignoring Retry-After (ERR-04 SHOULD), properties.id != deviceId (Q-18), an unsigned onboarding (Q-03:
-#: issue 135's diagram), an upper-case "Content-Digest" component name (Q-04).
-STRICT_ONLY = {"tls12-allowed", "retry-ignores-retry-after", "properties-id-mismatch", "onboarding-unsigned",
-               "uppercase-component"}
+#: Defects that break only a SHOULD or our reading of an open question (``Defect.strict_only``): a default run
+#: passes with the deviation named, only --strict fails.
+STRICT_ONLY = {d.name for d in DEVICE_DEFECTS if d.strict_only}
 
 
 JOBS = ("--jobs", "2")
@@ -34,7 +31,7 @@ JOBS = ("--jobs", "2")
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory):
-    return run_suite("device", tmp_path_factory.mktemp("device-clean"), extra=JOBS)
+    return run_suite("device", tmp_path_factory.mktemp("device-clean"), extra=JOBS, cold=True)
 
 
 _RUNS: dict[str, object] = {}

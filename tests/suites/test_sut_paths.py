@@ -24,7 +24,14 @@ from margo_conformance.resources import FIXTURES_DIR, PROJECT_ROOT
 from margo_conformance.sut import load_sut
 
 from .conftest import free_port as _free_port
-from .killmatrix import run_suite
+from .killmatrix import SuiteRun
+from .killmatrix import run_suite as _run_suite
+
+
+def run_suite(*args, **kwargs) -> SuiteRun:  # noqa: ANN002, ANN003
+    """Cold, never on the warm runner: these tests are about the command as a user starts it (its paths, TMPDIR)."""
+    return _run_suite(*args, cold=True, **kwargs)
+
 
 BIN = Path(sys.executable).parent
 

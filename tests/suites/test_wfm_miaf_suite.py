@@ -43,7 +43,7 @@ def strict_only(defect) -> bool:
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory):
     started = time.monotonic()
-    run = run_suite("wfm", tmp_path_factory.mktemp("wfm-miaf-clean"), extra=MIAF)
+    run = run_suite("wfm", tmp_path_factory.mktemp("wfm-miaf-clean"), extra=MIAF, cold=True)
     run.seconds = time.monotonic() - started  # type: ignore[attr-defined]
     return run
 

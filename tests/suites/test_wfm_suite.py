@@ -17,13 +17,9 @@ from .killmatrix import assert_default_run_names_the_deviation, run_suite
 #: The load-only defects (a race under parallel requests) are caught by the fleet load mode (tests/load/).
 WFM_DEFECTS = tuple(d for d in of_profile(defects_for("wfm"), "httpsig-2026h1") if not d.load_only)
 
-#: Defects that break only our reading of an open question (interpretation axis) or a SHOULD (advisory axis),
-#: so a default run passes with the deviation named and only --strict fails: accepting TLS 1.2 (Q-08),
-#: accepting properties.id != deviceId (Q-18), 401 for an unknown clientId (Q-17), 400 for a missing
-#: signature (Q-14, Q-03), accepting an unsigned onboarding (Q-03: the lenient reading), 201 with the still
-#: revoked clientId to a revoked certificate's onboarding (Q-33).
-STRICT_ONLY = {"tls12-accepted", "device-id-mismatch-accepted", "unknown-client-401", "unsigned-400",
-               "onboarding-unsigned-accepted", "revoked-reonboard-201"}
+#: Defects that break only a SHOULD or our reading of an open question (``Defect.strict_only``): a default run
+#: passes with the deviation named, only --strict fails.
+STRICT_ONLY = {d.name for d in WFM_DEFECTS if d.strict_only}
 
 #: Defects that make the WFM unusable for every device, so that the scenarios which need a working TLS
 #: connection cannot be judged (broken, not failed): they are still caught, on their own requirement.
@@ -32,7 +28,7 @@ UNUSABLE = {"tls-client-cert-required", "server-chain-foreign"}
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory):
-    return run_suite("wfm", tmp_path_factory.mktemp("wfm-clean"))
+    return run_suite("wfm", tmp_path_factory.mktemp("wfm-clean"), cold=True)
 
 
 def test_reference_wfm_passes_every_scenario(clean_run) -> None:

@@ -33,4 +33,6 @@ def app(
         typer.echo(json.dumps([{**d.to_dict(), "profile": profile_of(d)} for d in found], indent=2))
         return
     for d in found:
-        typer.echo(f"{d.name:<36} {d.requirement:<8} {d.description}")
+        # strict only: breaks a SHOULD or a position of ours; a default run names the deviation, --strict fails
+        note = " [strict only]" if d.strict_only else ""
+        typer.echo(f"{d.name:<36} {d.requirement:<8} {d.description}{note}")

@@ -48,15 +48,15 @@ UNSIGNED_400 = "unsigned-400"
 ONBOARDING_RACE_500 = "onboarding-race-500"
 
 
-def _d(name: str, requirement: str, description: str) -> Defect:
-    return Defect(name=name, role="wfm", requirement=requirement, description=description)
+def _d(name: str, requirement: str, description: str, *, strict_only: bool = False) -> Defect:
+    return Defect(name=name, role="wfm", requirement=requirement, description=description, strict_only=strict_only)
 
 
 DEFECTS: tuple[Defect, ...] = (
     _d(UNSIGNED_ACCEPTED, "SIG-12",
        "accepts capability requests that carry neither Signature nor Signature-Input"),
     _d(ONBOARDING_UNSIGNED_ACCEPTED, "ONB-06",
-       "accepts an onboarding request that carries neither Signature nor Signature-Input"),
+       "accepts an onboarding request that carries neither Signature nor Signature-Input", strict_only=True),
     _d(DIGEST_UNCHECKED, "DIG-03",
        "requires a well-formed Content-Digest but never compares it with the body received"),
     _d(CREATED_WINDOW_IGNORED, "SIG-11",
@@ -86,20 +86,22 @@ DEFECTS: tuple[Defect, ...] = (
        "serves a TLS chain from a CA other than the root CA it hands out on the Certificate API"),
     _d(MALFORMED_JSON_500, "ERR-01",
        "answers malformed JSON with 500 and a text/plain body instead of a 400 error document"),
-    _d(TLS12_ACCEPTED, "TLS-02", "accepts TLS 1.2 handshakes (the profile requires TLS 1.3 or greater)"),
+    _d(TLS12_ACCEPTED, "TLS-02", "accepts TLS 1.2 handshakes (the profile requires TLS 1.3 or greater)",
+       strict_only=True),
     _d(REVOKED_ACCEPTED, "SIG-13", "keeps accepting signed requests of a revoked client"),
     _d(REVOKED_REONBOARD_FRESH_CLIENT, "SIG-13",
        "lets a revoked certificate onboard again and gives it a fresh, working clientId (revocation undone)"),
     _d(REVOKED_REONBOARD_201, "SIG-13",
        "answers 201 with the revoked clientId when a revoked certificate onboards again, while its signed requests "
-       "stay refused with 403 (a deviation from Q-33's preferred 4xx, not a failure of the must axis)"),
-    _d(UNKNOWN_CLIENT_401, "SIG-14", "answers 401 instead of 404 for an unknown clientId"),
+       "stay refused with 403 (a deviation from Q-33's preferred 4xx, not a failure of the must axis)",
+       strict_only=True),
+    _d(UNKNOWN_CLIENT_401, "SIG-14", "answers 401 instead of 404 for an unknown clientId", strict_only=True),
     _d(CHILD_BEFORE_PARENT_ACCEPTED, "CAP-13",
        "accepts a child device's capabilities before its parent gateway has reported"),
     _d(EXTENSIONS_REJECTED, "CAP-17",
        "refuses capabilities that carry an x-<name>-extensions member (422)"),
     _d(DEVICE_ID_MISMATCH_ACCEPTED, "CAP-20",
-       "accepts capabilities whose properties.id differs from the {deviceId} in the path"),
+       "accepts capabilities whose properties.id differs from the {deviceId} in the path", strict_only=True),
     Defect(name=SIG_UNCHECKED_ON_DELETE, role="wfm", requirement="SIG-12",
            description="verifies signatures on PUT but not on DELETE: an unsigned, stale or foreign-key DELETE "
                        "answers 204",
@@ -107,7 +109,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(name=UNSIGNED_400, role="wfm", requirement="SIG-12",
            description="answers 400 instead of 401 to a request without a complete signature, on every route "
                        "(a deviation from Q-14 and Q-03, not a failure of the must axis)",
-           related=("ONB-06",)),
+           related=("ONB-06",), strict_only=True),
     Defect(name=ONBOARDING_RACE_500, role="wfm", requirement="ONB-07",
            description="answers 500 to an onboarding request that arrives while another one is still being "
                        "processed (a race under parallel onboarding; one device at a time never sees it)",
