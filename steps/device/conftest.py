@@ -88,9 +88,9 @@ def recordings(run: RunState, request: pytest.FixtureRequest, inline_wfm: _Inlin
         inline_slot=inline_wfm, prelaunch=not manual)
     run.facts["device.jobs"] = str(jobs)
     result = Recordings(observatory, sharing=run.share_recordings)
-    result.until = schedule_all(request.session.items, observatory, device_under_test, scenario_template,
-                                sharing=result.sharing, recorder=miaf_recordings.record if mtls else record)
-    try:
+    try:  # a stop signal while scheduling (devices already launching) closes the observatory too
+        result.until = schedule_all(request.session.items, observatory, device_under_test, scenario_template,
+                                    sharing=result.sharing, recorder=miaf_recordings.record if mtls else record)
         yield result
     finally:
         observatory.close(stop_running=device_under_test.close)  # a stopped run ends the launches in flight

@@ -178,18 +178,30 @@ def test_a_stop_signal_stops_the_launched_device_and_writes_the_summaries(tmp_pa
     output, _ = harness.communicate(timeout=40)
     assert harness.returncode == 1, output
     time.sleep(0.5)
-    assert not _alive(device_pid), "the launched device outlived the harness"
+    assert not _alive(device_pid), f"the launched device outlived the harness: {_describe(device_pid)}\n{output}"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["result"]["verdict"] == "INTERRUPTED" and summary["run"]["interrupted"] == stop.name
     assert "INTERRUPTED" in output and "Traceback" not in output
 
 
+def _describe(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().strip()
+    except OSError as exc:
+        return f"no /proc entry ({exc})"
+
+
 def _alive(pid: int) -> bool:
+    """Running, or stopped: a zombie (dead, its exit status not yet collected by whoever adopted it) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def test_a_run_leaves_nothing_in_the_temp_folder(tmp_path: Path) -> None:
