@@ -72,11 +72,21 @@ class Observatory(Generic[S, R]):
     def _in_worker(self, job: Job[S, R]) -> R:
         slot = getattr(self._local, "slot", None)
         if slot is None:
-            slot = self._make_slot()
+            slot = self._keep(self._make_slot())
             self._local.slot = slot
-            with self._lock:
-                self._slots.append(slot)
         return job(slot)
+
+    def _keep(self, slot: S) -> S:
+        """Track a new slot for ``close``; one made while the observatory closed is closed here (close has already
+        gone through the list) and the job does not run."""
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._slots.append(slot)
+        if closed:
+            self._close_slot(slot)
+            raise RuntimeError("the observatory is closed: the run is stopping")
+        return slot
 
     def take(self, key: Hashable, job: Job[S, R] | None = None) -> R:
         """The recording ``key``: waits for it when it is being made, makes it here (inline) when it was never
@@ -101,10 +111,7 @@ class Observatory(Generic[S, R]):
         return future.result()
 
     def _in_worker_slot(self) -> S:
-        slot = self._make_slot()
-        with self._lock:
-            self._slots.append(slot)
-        return slot
+        return self._keep(self._make_slot())
 
     def scheduled(self) -> list[Hashable]:
         with self._lock:

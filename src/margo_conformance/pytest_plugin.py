@@ -269,10 +269,28 @@ def _stop_on_sigterm(state: RunState) -> None:
         return
 
     def interrupt(signum: int, _frame: Any) -> None:
+        _dump_stacks_if_slow()
         state.record.interrupted = state.record.interrupted or signal.Signals(signum).name
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
+    def ctrl_c(signum: int, frame: Any) -> None:  # Python's own KeyboardInterrupt, after arming the dump
+        _dump_stacks_if_slow()
+        signal.default_int_handler(signum, frame)
+
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, ctrl_c)
+
+
+#: An orderly stop takes about a second; one still running after this long prints every thread's stack (the
+#: runner ends it hard at STOP_GRACE_S, 30 s), so that a stop that hangs says where.
+STOP_DUMP_S = 20.0
+
+
+def _dump_stacks_if_slow() -> None:
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(STOP_DUMP_S, file=sys.__stderr__)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

@@ -27,6 +27,7 @@ from .profiles import check_profile_name
 from .errors import ConfigError
 from .resources import PROJECT_ROOT, STEPS_DIR
 from .sut import SutConfig, builtin_sut, load_sut
+from .sut.device import LAUNCHED_DIR_ENV, stop_left_behind
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -185,6 +186,7 @@ def run(opts: RunOptions) -> int:
     try:
         returncode = _run_pytest(cmd, env=suite_env(run_tmp))
     finally:
+        _stop_left_behind(run_tmp)
         shutil.rmtree(run_tmp, ignore_errors=True)
     if returncode == 4:
         print("error: pytest refused the options (see above)", file=sys.stderr)
@@ -233,6 +235,14 @@ def _write_record(output: Path, signing: object | None) -> None:
         print(f"Record: {envelope} UNSIGNED (give --sign-key and --sign-cert to sign it)")
 
 
+def _stop_left_behind(run_tmp: Path) -> None:
+    """A suite stopped normally has stopped its devices; one that was killed outright (a second Ctrl-C, or no
+    orderly stop within STOP_GRACE_S) cannot have: their process groups are noted under the run's temp folder."""
+    count = stop_left_behind(run_tmp / "launched")
+    if count:
+        print(f"Stopped {count} device process(es) the suite left running.", file=sys.stderr)
+
+
 def pycache_dir() -> Path:
     """Where the processes of a run keep Python's bytecode: the user's cache, never the installation."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -246,7 +256,7 @@ def suite_env(run_tmp: Path) -> dict[str, str]:
     its installation, yet no process compiles the harness again, nor does pytest assertion-rewrite the step
     modules again, even where PYTHONDONTWRITEBYTECODE is set (a device launch of the builtin reference paid about
     half a second for that)."""
-    env = {**os.environ, "TMPDIR": str(run_tmp)}
+    env = {**os.environ, "TMPDIR": str(run_tmp), LAUNCHED_DIR_ENV: str(run_tmp / "launched")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(pycache_dir())
     return env

@@ -68,3 +68,30 @@ def test_manual_mode_announces_and_waits(tmp_path: Path) -> None:
     run = d.run(_endpoints(tmp_path), until=lambda: time.monotonic() - started > 0.3)
     assert run.stopped_by == "condition"
     assert "https://127.0.0.1:8443/pre" in said[0] and str(tmp_path / "ca.pem") in said[0]
+
+
+def test_the_runner_stops_the_devices_a_killed_suite_left_behind(tmp_path, monkeypatch) -> None:
+    """A suite killed outright cannot stop its devices: each launch is noted under the run's temp folder while it
+    runs, and the runner SIGKILLs the process group of every note still there."""
+    import signal
+    import subprocess
+    import time
+
+    from margo_conformance.sut.device import LAUNCHED_DIR_ENV, _note_launched, stop_left_behind
+
+    folder = tmp_path / "launched"
+    monkeypatch.setenv(LAUNCHED_DIR_ENV, str(folder))
+    left = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    stopped = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    _note_launched(left.pid)
+    _note_launched(stopped.pid)
+    _note_launched(stopped.pid, stopped=True)  # the suite stopped this one itself
+    try:
+        assert stop_left_behind(folder) == 1
+        assert left.wait(5) == -signal.SIGKILL
+        time.sleep(0.1)
+        assert stopped.poll() is None
+    finally:
+        stopped.kill()
+        left.kill()
+        stopped.wait(5)

@@ -189,6 +189,7 @@ class DeviceUnderTest:
         except OSError as exc:
             raise HarnessError(f"the device could not be started: {exc} ({shown})") from None
         self._live.append(proc)
+        _note_launched(proc.pid)
         try:
             run.stopped_by = self._wait(proc, until, timeout)
         finally:
@@ -227,6 +228,7 @@ class DeviceUnderTest:
             _signal_group(proc, signal.SIGKILL)  # children it may have left behind
         if proc in self._live:
             self._live.remove(proc)
+        _note_launched(proc.pid, stopped=True)
 
     def _manual(self, endpoints: Endpoints, state_dir: Path, until: Callable[[], bool] | None,
                 timeout: float) -> DeviceRun:
@@ -276,6 +278,37 @@ class DeviceUnderTest:
         self._closing = True
         for proc in list(self._live):
             self._stop(proc)
+
+
+#: Set by the runner (``runner.suite_env``): where each launched device's process group is noted while it runs, so
+#: that the runner can stop what a suite that was killed outright (SIGKILL) left behind.
+LAUNCHED_DIR_ENV = "MARGO_LAUNCHED_DIR"
+
+
+def _note_launched(pid: int, *, stopped: bool = False) -> None:
+    folder = os.environ.get(LAUNCHED_DIR_ENV)
+    if not folder:
+        return
+    note = Path(folder) / str(pid)
+    try:
+        if stopped:
+            note.unlink(missing_ok=True)
+        else:
+            note.parent.mkdir(parents=True, exist_ok=True)
+            note.touch()
+    except OSError:
+        pass
+
+
+def stop_left_behind(folder: Path) -> int:
+    """SIGKILL the process group of every launch still noted in ``folder``; returns how many were noted."""
+    left = [p for p in folder.glob("*") if p.name.isdigit()] if folder.is_dir() else []
+    for note in left:
+        try:
+            os.killpg(int(note.name), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(left)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
