@@ -261,7 +261,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _stop_on_sigterm(state: RunState) -> None:
     """SIGTERM (what a CI timeout sends) stops the run like Ctrl-C: the fixtures stop the launched device's
-    process group, and the summaries of what ran are still written."""
+    process group, and the summaries of what ran are still written. Either signal also arms a stack dump for a
+    stop that hangs (``STOP_DUMP_S``)."""
     import signal
     import threading
 

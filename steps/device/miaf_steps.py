@@ -343,6 +343,8 @@ def _stage(scenario: DeviceScenario, label: str) -> float:
     if label in rec.marks:
         return rec.marks[label]
     why = f"the recording never reached its '{label}' step (the device made no accepted report first)"
+    if label == "svid":  # the renewal scenario's first SVID is short-lived: a slow device may not report in time
+        why += f"; its first SVID was valid for {OLD_SVID_LIFETIME_S:g} s only, and a device that reports later cannot"
     raise Blocked(mr.stop_point(rec), f"HarnessError: {why}: {scenario.explain()}")
 
 

@@ -26,9 +26,9 @@ from .common_steps import judge_refusal, new_device, onboard_for_setup, requirem
 from .context import WfmScenario
 
 #: How long the harness looks for a held onboarding request through the operator hook (ONB-10).
+HELD_REQUEST_WAIT_S = 15.0
 #: After the WFM has answered the onboarding, how long the hook may still look for it held (a race, not a wait).
 ANSWERED_GRACE_S = 1.0
-HELD_REQUEST_WAIT_S = 15.0
 
 
 @given("the device has a new client certificate")
